@@ -1,0 +1,243 @@
+/**
+ * Request/reply endpoints, one entry per operation: who serves it, the request and response
+ * schemas (validated on both ends) and the caller's deadline.
+ */
+import { z } from "zod";
+import { Agent, AgentCreateParams, AgentListQuery, AgentUpdateParams } from "../api/agents.js";
+import {
+  Environment,
+  EnvironmentConfig,
+  EnvironmentCreateParams,
+  EnvironmentDeleted,
+  EnvironmentListQuery,
+  EnvironmentUpdateParams,
+} from "../api/environments.js";
+import { ClientEventParams, EventListQuery, ServerEventPayload, SessionEvent } from "../api/events.js";
+import {
+  Session,
+  SessionAgent,
+  SessionCreateParams,
+  SessionDeleted,
+  SessionListQuery,
+  SessionPage,
+  SessionStatus,
+  SessionUpdateParams,
+} from "../api/sessions.js";
+import { EnvironmentId, EventId, PageOf, SessionId } from "../common.js";
+import { WireError } from "../errors.js";
+
+export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  readonly service: string;
+  readonly op: string;
+  readonly request: Req;
+  readonly response: Res;
+  /** How long a caller waits for a reply before treating the call as failed (retryable). */
+  readonly timeoutMs: number;
+}
+
+export type RequestOf<E extends Endpoint> = z.input<E["request"]>;
+export type ResponseOf<E extends Endpoint> = z.output<E["response"]>;
+
+export function endpoint<Req extends z.ZodType, Res extends z.ZodType>(
+  service: string,
+  op: string,
+  request: Req,
+  response: Res,
+  timeoutMs = 5_000,
+): Endpoint<Req, Res> {
+  return { service, op, request, response, timeoutMs };
+}
+
+/** Every reply on the bus is this envelope. */
+export const Reply = <T extends z.ZodType>(result: T) =>
+  z.discriminatedUnion("ok", [
+    z.object({ ok: z.literal(true), result }),
+    z.object({ ok: z.literal(false), error: WireError }),
+  ]);
+
+const SL = "session-log";
+const ById = <T extends z.ZodType>(id: T) => z.object({ id });
+const Empty = z.object({});
+
+// ---- principals ----
+
+export const Principal = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("api_key"), key_id: z.string() }),
+  z.object({ type: z.literal("environment_key"), key_id: z.string(), environment_id: EnvironmentId }),
+  z.object({
+    type: z.literal("session_token"),
+    key_id: z.string(),
+    environment_id: EnvironmentId,
+    session_id: SessionId,
+    work_id: z.string(),
+  }),
+]);
+export type Principal = z.infer<typeof Principal>;
+
+export const ApiKeyCreated = z.object({
+  id: z.string(),
+  name: z.string(),
+  key: z.string(),
+  created_at: z.string(),
+});
+
+// ---- harness-side shapes ----
+
+export const SessionRuntime = z.object({
+  id: SessionId,
+  status: SessionStatus,
+  agent: SessionAgent,
+  environment_id: EnvironmentId,
+  environment: EnvironmentConfig.nullable(),
+  last_seq: z.number().int().nonnegative(),
+});
+export type SessionRuntime = z.infer<typeof SessionRuntime>;
+
+/** An event with its position in the session's log and the server-only data the harness keeps. */
+export const LoggedEvent = z.object({
+  seq: z.number().int().positive(),
+  event: SessionEvent,
+  internal: z.record(z.string(), z.unknown()).nullable(),
+});
+export type LoggedEvent = z.infer<typeof LoggedEvent>;
+
+export const AppendItem = z.object({
+  /** Idempotency key, unique per session: a repeat returns the event first appended with it. */
+  key: z.string().min(1).max(200),
+  /** Pre-assigned event id (so stream previews can name the event before it is stored). */
+  id: EventId.optional(),
+  payload: ServerEventPayload,
+  /** Server-only data kept with the event and never returned by the API (e.g. thinking signatures). */
+  internal: z.record(z.string(), z.unknown()).optional(),
+});
+export type AppendItem = z.infer<typeof AppendItem>;
+
+export const HarnessAppend = z.object({
+  session_id: SessionId,
+  worker_id: z.string(),
+  epoch: z.number().int().positive(),
+  /** The last seq the harness read before deciding on these events. Guards idling over unseen input. */
+  basis_seq: z.number().int().nonnegative(),
+  items: z.array(AppendItem).min(1).max(200),
+  /** Release the lease in the same transaction (the turn is over). */
+  release: z.boolean().optional(),
+});
+export type HarnessAppend = z.infer<typeof HarnessAppend>;
+
+export const AppendResult = z.object({
+  events: z.array(z.object({ seq: z.number().int().positive(), event: SessionEvent })),
+  last_seq: z.number().int().nonnegative(),
+});
+export type AppendResult = z.infer<typeof AppendResult>;
+
+export const SessionLog = {
+  authVerify: endpoint(
+    SL,
+    "auth.verify",
+    z.object({ key: z.string().max(512) }),
+    z.object({ principal: Principal }),
+  ),
+  keysCreate: endpoint(SL, "keys.create", z.object({ name: z.string().min(1).max(256) }), ApiKeyCreated),
+
+  agentsCreate: endpoint(SL, "agents.create", AgentCreateParams, Agent),
+  agentsRetrieve: endpoint(
+    SL,
+    "agents.retrieve",
+    z.object({ id: z.string(), version: z.number().int().optional() }),
+    Agent,
+  ),
+  agentsUpdate: endpoint(SL, "agents.update", z.object({ id: z.string(), params: AgentUpdateParams }), Agent),
+  agentsList: endpoint(SL, "agents.list", AgentListQuery, PageOf(Agent)),
+  agentsArchive: endpoint(SL, "agents.archive", ById(z.string()), Agent),
+  agentsVersions: endpoint(
+    SL,
+    "agents.versions",
+    z.object({
+      id: z.string(),
+      limit: z.number().int().min(1).max(100).optional(),
+      page: z.string().optional(),
+    }),
+    PageOf(Agent),
+  ),
+
+  environmentsCreate: endpoint(SL, "environments.create", EnvironmentCreateParams, Environment),
+  environmentsRetrieve: endpoint(SL, "environments.retrieve", ById(z.string()), Environment),
+  environmentsUpdate: endpoint(
+    SL,
+    "environments.update",
+    z.object({ id: z.string(), params: EnvironmentUpdateParams }),
+    Environment,
+  ),
+  environmentsList: endpoint(SL, "environments.list", EnvironmentListQuery, PageOf(Environment)),
+  environmentsArchive: endpoint(SL, "environments.archive", ById(z.string()), Environment),
+  environmentsDelete: endpoint(SL, "environments.delete", ById(z.string()), EnvironmentDeleted),
+
+  sessionsCreate: endpoint(SL, "sessions.create", SessionCreateParams, Session, 10_000),
+  sessionsRetrieve: endpoint(SL, "sessions.retrieve", ById(z.string()), Session),
+  sessionsUpdate: endpoint(
+    SL,
+    "sessions.update",
+    z.object({ id: z.string(), params: SessionUpdateParams }),
+    Session,
+  ),
+  sessionsList: endpoint(SL, "sessions.list", SessionListQuery, SessionPage),
+  sessionsArchive: endpoint(SL, "sessions.archive", ById(z.string()), Session),
+  sessionsDelete: endpoint(SL, "sessions.delete", ById(z.string()), SessionDeleted),
+
+  eventsSend: endpoint(
+    SL,
+    "events.send",
+    z.object({ session_id: z.string(), events: z.array(ClientEventParams).min(1).max(100) }),
+    z.object({ data: z.array(SessionEvent) }),
+    10_000,
+  ),
+  eventsList: endpoint(
+    SL,
+    "events.list",
+    z.object({ session_id: z.string(), query: EventListQuery }),
+    PageOf(SessionEvent),
+  ),
+  /** Existence check and the log position a new live reader starts after. */
+  eventsTail: endpoint(
+    SL,
+    "events.tail",
+    z.object({ session_id: z.string() }),
+    z.object({ last_seq: z.number().int().nonnegative(), status: SessionStatus }),
+  ),
+  /** Events by position, for readers that backfill gaps in the live stream. */
+  eventsRange: endpoint(
+    SL,
+    "events.range",
+    z.object({
+      session_id: z.string(),
+      after_seq: z.number().int().nonnegative(),
+      limit: z.number().int().min(1).max(1000),
+    }),
+    z.object({ events: z.array(LoggedEvent), last_seq: z.number().int().nonnegative() }),
+  ),
+
+  harnessAcquire: endpoint(
+    SL,
+    "harness.acquire",
+    z.object({ session_id: SessionId, worker_id: z.string() }),
+    z.object({ epoch: z.number().int().positive(), session: SessionRuntime }),
+  ),
+  harnessAppend: endpoint(SL, "harness.append", HarnessAppend, AppendResult, 10_000),
+  harnessRelease: endpoint(
+    SL,
+    "harness.release",
+    z.object({
+      session_id: SessionId,
+      worker_id: z.string(),
+      epoch: z.number().int().positive(),
+      rewake: z.boolean(),
+    }),
+    Empty,
+  ),
+  workersHeartbeat: endpoint(
+    SL,
+    "workers.heartbeat",
+    z.object({ worker_id: z.string(), ttl_ms: z.number().int().min(100).max(600_000) }),
+    Empty,
+  ),
+} as const;

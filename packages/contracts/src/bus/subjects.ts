@@ -1,0 +1,54 @@
+/**
+ * The NATS subject and stream catalog. Every subject any service uses is built here, from a
+ * deployment prefix and validated tokens; services never write subject strings themselves.
+ *
+ * Layout (prefix `tendon`):
+ *   tendon.rpc.<service>.<op>        core request/reply, queue group per service
+ *   tendon.live.<sessionId>          best-effort fan-out of committed events and previews
+ *   tendon.wake.<sessionId>          JetStream work queue of wake-ups (stream <PREFIX>_WAKE)
+ */
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** Validates one subject token (no dots, wildcards or whitespace). */
+export function token(value: string): string {
+  if (!TOKEN.test(value)) throw new Error(`invalid subject token: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A deployment prefix: one or more tokens joined by dots. */
+export function validatePrefix(prefix: string): string {
+  for (const part of prefix.split(".")) token(part);
+  return prefix;
+}
+
+function streamName(prefix: string, suffix: string): string {
+  return `${prefix.replace(/[^A-Za-z0-9_-]/g, "_")}_${suffix}`.toUpperCase();
+}
+
+export interface Subjects {
+  readonly prefix: string;
+  rpc(service: string, op: string): string;
+  rpcQueue(service: string): string;
+  live(sessionId: string): string;
+  liveAll(): string;
+  wake(sessionId: string): string;
+  wakeAll(): string;
+  wakeStream(): string;
+  wakeConsumer(): string;
+}
+
+export function subjects(prefix: string): Subjects {
+  validatePrefix(prefix);
+  return {
+    prefix,
+    rpc: (service, op) => `${prefix}.rpc.${token(service)}.${op.split(".").map(token).join(".")}`,
+    rpcQueue: (service) => `${prefix}.${token(service)}`,
+    live: (sessionId) => `${prefix}.live.${token(sessionId)}`,
+    liveAll: () => `${prefix}.live.*`,
+    wake: (sessionId) => `${prefix}.wake.${token(sessionId)}`,
+    wakeAll: () => `${prefix}.wake.*`,
+    wakeStream: () => streamName(prefix, "WAKE"),
+    wakeConsumer: () => "harness",
+  };
+}
