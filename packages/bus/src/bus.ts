@@ -1,0 +1,79 @@
+/**
+ * `Bus`: one NATS connection with Tendon's subject catalog bound to it. Services receive a Bus and
+ * never build subjects or encode payloads themselves.
+ */
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  type Endpoint,
+  type LiveMessage,
+  subjects as makeSubjects,
+  type RequestOf,
+  type ResponseOf,
+  type Subjects,
+  type WakeMessage,
+} from "@tendon/contracts";
+import { type ConnectOptions, connectNats } from "./connection.js";
+import { publishLive, subscribeLive } from "./live.js";
+import { type Handler, type RequestOptions, type RpcObserver, request, serve } from "./rpc.js";
+import {
+  type ConsumeOptions,
+  consumeWakes,
+  enqueueWake,
+  ensureWakeConsumer,
+  ensureWakeStream,
+  type WakeConsumer,
+  type WakeQueueConfig,
+} from "./wake.js";
+
+export interface BusOptions extends ConnectOptions {
+  prefix: string;
+}
+
+export interface Bus {
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  request<E extends Endpoint>(e: E, req: RequestOf<E>, opts?: RequestOptions): Promise<ResponseOf<E>>;
+  serve<E extends Endpoint>(e: E, handler: Handler<E>, observer?: RpcObserver): Subscription;
+  publishLive(sessionId: string, msg: LiveMessage): void;
+  subscribeLive(
+    sessionId: string,
+    onMessage: (m: LiveMessage) => void,
+    onInvalid?: (e: unknown) => void,
+  ): Subscription;
+  /** Stream only (publishers). */
+  ensureWakeStream(): Promise<void>;
+  /** Stream and the shared durable consumer (harness workers). */
+  ensureWakeConsumer(cfg?: WakeQueueConfig): Promise<void>;
+  enqueueWake(msg: WakeMessage): Promise<{ duplicate: boolean }>;
+  consumeWakes(opts: ConsumeOptions): WakeConsumer;
+  /** Largest payload the server accepts, in bytes. */
+  maxPayload(): number;
+  /** Flushes pending publishes and closes. */
+  close(): Promise<void>;
+}
+
+export function bindBus(nc: NatsConnection, prefix: string): Bus {
+  const s = makeSubjects(prefix);
+  return {
+    nc,
+    subjects: s,
+    request: (e, req, opts) => request(nc, s, e, req, opts),
+    serve: (e, handler, observer) => serve(nc, s, e, handler, observer),
+    publishLive: (id, msg) => publishLive(nc, s, id, msg),
+    subscribeLive: (id, cb, onInvalid) => subscribeLive(nc, s, id, cb, onInvalid),
+    ensureWakeStream: () => ensureWakeStream(nc, s),
+    ensureWakeConsumer: (cfg) => ensureWakeConsumer(nc, s, cfg),
+    enqueueWake: (msg) => enqueueWake(nc, s, msg),
+    consumeWakes: (opts) => consumeWakes(nc, s, opts),
+    maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
+    close: async () => {
+      if (nc.isClosed()) return;
+      await nc.drain();
+    },
+  };
+}
+
+export async function createBus(opts: BusOptions): Promise<Bus> {
+  const nc = await connectNats(opts);
+  return bindBus(nc, opts.prefix);
+}

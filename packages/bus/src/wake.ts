@@ -1,0 +1,196 @@
+/**
+ * The `wake(sessionId)` work queue on JetStream.
+ *
+ * A WorkQueue stream `<PREFIX>_WAKE` holds wake-ups; one durable pull consumer is shared by every
+ * harness worker. Publishing uses `Nats-Msg-Id = <sessionId>:<cause>` so a retried enqueue within
+ * the duplicate window is dropped. Wake-ups are hints: a worker always re-derives what to do from
+ * the log, so a lost or repeated wake-up is harmless (the session-log sweeper covers lost ones).
+ *
+ * Delivery: each consumer loop pulls one message at a time (`next()`), so a worker never holds more
+ * messages than it has capacity for and nothing sits unacked in a client buffer.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { type Subjects, WakeMessage, wakeMessageId } from "@tendon/contracts";
+import { decodeJson, encodeJson } from "./codec.js";
+
+export interface WakeQueueConfig {
+  /** Redelivery after this long without ack or `working()`. @default 30_000 */
+  ackWaitMs?: number;
+  /** Deliveries before JetStream stops redelivering. @default 8 */
+  maxDeliver?: number;
+}
+
+/** Creates (or updates) the wake stream. Publishers need only this. */
+export async function ensureWakeStream(nc: NatsConnection, subjects: Subjects): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const name = subjects.wakeStream();
+  const streamConfig = {
+    name,
+    subjects: [subjects.wakeAll()],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(120_000),
+    max_age: nanos(24 * 3600_000),
+    num_replicas: 1,
+  };
+  try {
+    await jsm.streams.info(name);
+    await jsm.streams.update(name, streamConfig);
+  } catch {
+    await jsm.streams.add(streamConfig);
+  }
+}
+
+/** Creates (or updates) the harness's durable consumer; its settings belong to the harness. */
+export async function ensureWakeConsumer(
+  nc: NatsConnection,
+  subjects: Subjects,
+  cfg: WakeQueueConfig = {},
+): Promise<void> {
+  await ensureWakeStream(nc, subjects);
+  const jsm = await jetstreamManager(nc);
+  const name = subjects.wakeStream();
+  const consumerConfig = {
+    durable_name: subjects.wakeConsumer(),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(cfg.ackWaitMs ?? 30_000),
+    max_deliver: cfg.maxDeliver ?? 8,
+    max_ack_pending: 20_000,
+    filter_subject: subjects.wakeAll(),
+  };
+  try {
+    await jsm.consumers.info(name, consumerConfig.durable_name);
+    await jsm.consumers.update(name, consumerConfig.durable_name, {
+      ack_wait: consumerConfig.ack_wait,
+      max_deliver: consumerConfig.max_deliver,
+      max_ack_pending: consumerConfig.max_ack_pending,
+    });
+  } catch {
+    await jsm.consumers.add(name, consumerConfig);
+  }
+}
+
+export async function enqueueWake(
+  nc: NatsConnection,
+  subjects: Subjects,
+  msg: WakeMessage,
+): Promise<{ duplicate: boolean }> {
+  const js = jetstream(nc);
+  const ack = await js.publish(subjects.wake(msg.session_id), encodeJson(WakeMessage.parse(msg)), {
+    msgID: wakeMessageId(msg),
+  });
+  return { duplicate: ack.duplicate };
+}
+
+export interface WakeDelivery {
+  readonly message: WakeMessage;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  /** Extends the ack deadline (call during long model calls). */
+  working(): void;
+  /** Acknowledges after the turn's effects are durable; resolves once the server confirmed. */
+  ack(): Promise<void>;
+  nak(delayMs?: number): void;
+  term(reason?: string): void;
+}
+
+export interface ConsumeOptions {
+  /** Wake-ups handled at once by this process. */
+  concurrency: number;
+  handler: (d: WakeDelivery) => Promise<void>;
+  /** Consumer-level problems (server gone, consumer missing); the loop keeps retrying. */
+  onError?: (err: unknown) => void;
+  /** Poison messages (unparseable) are terminated and reported here. */
+  onPoison?: (err: unknown) => void;
+  /** Pull wait per request. @default 2_000 */
+  pullExpiresMs?: number;
+}
+
+export interface WakeConsumer {
+  /** Stops pulling, waits for in-flight handlers. */
+  stop(): Promise<void>;
+  inFlight(): number;
+}
+
+function delivery(m: JsMsg, message: WakeMessage): WakeDelivery {
+  return {
+    message,
+    deliveryCount: m.info.deliveryCount,
+    working: () => m.working(),
+    ack: async () => {
+      await m.ackAck();
+    },
+    nak: (delayMs) => m.nak(delayMs),
+    term: (reason) => m.term(reason),
+  };
+}
+
+export function consumeWakes(nc: NatsConnection, subjects: Subjects, opts: ConsumeOptions): WakeConsumer {
+  const js = jetstream(nc);
+  let stopping = false;
+  let inFlight = 0;
+  const running = new Set<Promise<void>>();
+
+  const loop = async () => {
+    let backoff = 100;
+    while (!stopping) {
+      try {
+        const consumer = await js.consumers.get(subjects.wakeStream(), subjects.wakeConsumer());
+        while (!stopping) {
+          const m = await consumer.next({ expires: opts.pullExpiresMs ?? 2_000 });
+          backoff = 100;
+          if (!m) continue;
+          if (stopping) {
+            m.nak();
+            break;
+          }
+          let parsed: WakeMessage;
+          try {
+            parsed = WakeMessage.parse(decodeJson(m.data));
+          } catch (err) {
+            m.term("unparseable wake message");
+            opts.onPoison?.(err);
+            continue;
+          }
+          inFlight++;
+          try {
+            await opts.handler(delivery(m, parsed));
+          } finally {
+            inFlight--;
+          }
+        }
+      } catch (err) {
+        if (stopping) break;
+        opts.onError?.(err);
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 2_000);
+      }
+    }
+  };
+
+  for (let i = 0; i < opts.concurrency; i++) {
+    const p = loop();
+    running.add(p);
+    void p.finally(() => running.delete(p));
+  }
+
+  return {
+    stop: async () => {
+      stopping = true;
+      await Promise.allSettled([...running]);
+    },
+    inFlight: () => inFlight,
+  };
+}

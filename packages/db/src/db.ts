@@ -1,0 +1,61 @@
+/**
+ * The Postgres connection: a pg pool behind kysely, scoped to one schema.
+ *
+ * Invariants:
+ * - int8 columns are parsed as JS numbers (every bigint we store — seq, epoch — stays < 2^53).
+ * - Every query runs in the configured schema; nothing touches `public`.
+ */
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import type { Database } from "./schema.js";
+
+export interface DbOptions {
+  url: string;
+  /** Postgres schema holding the tables. @default "session_log" */
+  schema?: string;
+  /** Pool size. @default 10 */
+  max?: number;
+  applicationName?: string;
+}
+
+export interface Db {
+  readonly kysely: Kysely<Database>;
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === INT8_OID) return (v: string) => Number(v);
+    return (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format);
+  }) as typeof pg.types.getTypeParser,
+};
+
+export function createDb(opts: DbOptions): Db {
+  const schema = opts.schema ?? "session_log";
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name: ${schema}`);
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? "tendon",
+    types,
+    // Fail fast when Postgres is down; callers map this to a retryable error.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client's error (e.g. Postgres restarted) must not crash the process; the pool drops it.
+  pool.on("error", () => {});
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema);
+  return {
+    kysely,
+    pool,
+    schema,
+    close: () => kysely.destroy(),
+  };
+}
+
+export async function ensureSchema(db: Db): Promise<void> {
+  await sql`create schema if not exists ${sql.id(db.schema)}`.execute(db.kysely);
+}
