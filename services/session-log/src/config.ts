@@ -1,0 +1,32 @@
+/**
+ * Session-log configuration: the only file that reads the environment.
+ */
+import { z } from "zod";
+
+const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+export const Env = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+  TENDON_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default("tendon"),
+  DATABASE_URL: z.string().min(1, "DATABASE_URL is required (postgres://user@host:port/db)"),
+  TENDON_DB_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default("session_log"),
+  TENDON_DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  TENDON_MIGRATE_ON_START: Bool.default(true),
+  TENDON_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(200),
+  TENDON_SWEEP_GRACE_MS: z.coerce.number().int().min(0).default(300),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+export type SessionLogEnv = z.infer<typeof Env>;
+
+export function loadConfig(env: NodeJS.ProcessEnv): SessionLogEnv {
+  return Env.parse(env);
+}

@@ -1,0 +1,87 @@
+/**
+ * The harness side of the log: leases with fencing epochs, fenced idempotent appends, release,
+ * and worker liveness heartbeats.
+ */
+
+import type { EnvironmentConfig, SessionAgent } from "@tendon/contracts";
+import { AppError, FencedError, SessionLog, type SessionRuntime } from "@tendon/contracts";
+import type { HandlerContext } from "../context.js";
+import { planHarnessAppend, terminatedError } from "../domain/admission.js";
+import type { SessionState } from "../domain/projection.js";
+import * as envs from "../store/environments.repo.js";
+import * as events from "../store/events.repo.js";
+import * as sessions from "../store/sessions.repo.js";
+import * as workers from "../store/workers.repo.js";
+import { writeSession } from "../writer.js";
+import type { Registrar } from "./registrar.js";
+
+export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): void {
+  const { db } = ctx;
+
+  on(SessionLog.harnessAcquire, async ({ session_id, worker_id }) => {
+    const row = await sessions.acquireLease(db.kysely, session_id, worker_id);
+    if (!row) {
+      await sessions.getSession(db.kysely, session_id); // 404 when it does not exist
+      throw new AppError("conflict", "another harness worker holds this session", {
+        details: { error_code: "lease_held" },
+      });
+    }
+    let environment: EnvironmentConfig | null = null;
+    try {
+      environment = (await envs.getEnvironment(db.kysely, row.environment_id)).config as EnvironmentConfig;
+    } catch {
+      environment = null; // deleted environment: the harness reports tool calls as errors
+    }
+    const session: SessionRuntime = {
+      id: row.id,
+      status: row.archived_at ? "terminated" : (row.state as SessionState).status,
+      agent: row.agent as SessionAgent,
+      environment_id: row.environment_id,
+      environment,
+      last_seq: row.last_seq,
+    };
+    return { epoch: row.lease_epoch, session };
+  });
+
+  on(SessionLog.harnessAppend, async (req) =>
+    writeSession(ctx, req.session_id, async (s) => {
+      if (s.row.lease_owner !== req.worker_id || s.row.lease_epoch !== req.epoch) {
+        throw new FencedError(`lease epoch ${req.epoch} of ${req.worker_id} is stale`, {
+          details: { current_epoch: s.row.lease_epoch },
+        });
+      }
+      if (s.row.archived_at) throw terminatedError();
+      const seen = await events.findByKeys(
+        s.trx,
+        req.session_id,
+        req.items.map((i) => i.key),
+      );
+      const fresh = req.items.filter((i) => !seen.has(i.key));
+      const plan =
+        fresh.length > 0 ? planHarnessAppend(s.state, fresh, req.basis_seq, s.appendContext()) : undefined;
+      const byKey = new Map(plan?.events.map((e) => [e.key, e]));
+      const out = req.items.map((i) => {
+        const e = seen.get(i.key) ?? byKey.get(i.key)!;
+        return { seq: e.seq, event: e.event };
+      });
+      return {
+        plan,
+        releaseLease: req.release === true,
+        result: { events: out, last_seq: plan?.lastSeq ?? s.row.last_seq },
+      };
+    }),
+  );
+
+  on(SessionLog.harnessRelease, async ({ session_id, worker_id, epoch, rewake }) => {
+    const released = await sessions.releaseLease(db.kysely, session_id, worker_id, epoch);
+    if (released && rewake) {
+      await ctx.bus.enqueueWake({ v: 1, session_id, reason: "handback", cause: `handback:${epoch}` });
+    }
+    return {};
+  });
+
+  on(SessionLog.workersHeartbeat, async ({ worker_id, ttl_ms }) => {
+    await workers.heartbeat(db.kysely, worker_id, ttl_ms);
+    return {};
+  });
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+/**
+ * session-log process: config → clients → createSessionLog(deps).start() → graceful stop.
+ */
+import { createBus } from "@tendon/bus";
+import { createDb, migrateToLatest } from "@tendon/db";
+import {
+  announceReady,
+  createLogger,
+  handleShutdown,
+  randomIds,
+  serializeError,
+  systemClock,
+} from "@tendon/runtime";
+import { createSessionLog } from "./app.js";
+import { loadConfig } from "./config.js";
+
+const cfg = loadConfig(process.env);
+const log = createLogger({ service: "session-log", level: cfg.LOG_LEVEL });
+
+try {
+  const db = createDb({
+    url: cfg.DATABASE_URL,
+    schema: cfg.TENDON_DB_SCHEMA,
+    max: cfg.TENDON_DB_POOL_MAX,
+    applicationName: "tendon-session-log",
+  });
+  if (cfg.TENDON_MIGRATE_ON_START) await migrateToLatest(db);
+  const bus = await createBus({
+    servers: cfg.NATS_URL,
+    name: `session-log-${process.pid}`,
+    prefix: cfg.TENDON_PREFIX,
+    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
+    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
+    onStatus: (s) => log.info("nats status", { status: s.type }),
+  });
+  const service = createSessionLog({
+    bus,
+    db,
+    clock: systemClock,
+    ids: randomIds,
+    log,
+    config: {
+      sweepIntervalMs: cfg.TENDON_SWEEP_INTERVAL_MS,
+      sweepGraceMs: cfg.TENDON_SWEEP_GRACE_MS,
+      maxReplyBytes: Math.floor(bus.maxPayload() * 0.75),
+    },
+  });
+  await service.start();
+  announceReady("session-log");
+  handleShutdown(
+    async () => {
+      await service.stop();
+      await bus.close();
+      await db.close();
+    },
+    { log },
+  );
+} catch (err) {
+  log.error("session-log failed to start", { err: serializeError(err) });
+  process.exit(1);
+}

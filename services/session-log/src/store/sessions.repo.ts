@@ -1,0 +1,221 @@
+/**
+ * Sessions: the row holds the snapshot of the agent, the projection of the log (`state`, `status`,
+ * `last_seq`) and the harness lease (`lease_owner`, `lease_epoch`).
+ */
+import { NotFoundError, type SessionListQuery } from "@tendon/contracts";
+import type { SessionRow } from "@tendon/db";
+import { sql } from "@tendon/db";
+import type { Cursor } from "../domain/cursor.js";
+import type { SessionState } from "../domain/projection.js";
+import type { Executor } from "./executor.js";
+
+export interface NewSession {
+  id: string;
+  agentId: string;
+  agentVersion: number;
+  agent: unknown;
+  environmentId: string;
+  environmentKind: "cloud" | "self_hosted";
+  title: string | null;
+  metadata: Record<string, string>;
+  vaultIds: string[];
+  budget: unknown;
+  state: SessionState;
+  now: Date;
+}
+
+export async function insertSession(db: Executor, s: NewSession): Promise<SessionRow> {
+  return db
+    .insertInto("sessions")
+    .values({
+      id: s.id,
+      agent_id: s.agentId,
+      agent_version: s.agentVersion,
+      agent: JSON.stringify(s.agent),
+      environment_id: s.environmentId,
+      environment_kind: s.environmentKind,
+      title: s.title,
+      metadata: JSON.stringify(s.metadata),
+      resources: "[]",
+      vault_ids: JSON.stringify(s.vaultIds),
+      budget: s.budget === null || s.budget === undefined ? null : JSON.stringify(s.budget),
+      status: s.state.status,
+      state: JSON.stringify(s.state),
+      created_at: s.now,
+      updated_at: s.now,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function getSession(
+  db: Executor,
+  id: string,
+  opts: { forUpdate?: boolean } = {},
+): Promise<SessionRow> {
+  let q = db.selectFrom("sessions").selectAll().where("id", "=", id);
+  if (opts.forUpdate) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  if (!row) throw new NotFoundError(`session ${id} not found`);
+  return row;
+}
+
+/** Writes the projection after an append (same transaction). */
+export async function saveProjection(
+  db: Executor,
+  id: string,
+  p: { state: SessionState; lastSeq: number; now: Date; releaseLease?: boolean },
+): Promise<void> {
+  await db
+    .updateTable("sessions")
+    .set({
+      status: p.state.status,
+      state: JSON.stringify(p.state),
+      last_seq: p.lastSeq,
+      updated_at: p.now,
+      ...(p.releaseLease ? { lease_owner: null } : {}),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function updateSessionFields(
+  db: Executor,
+  id: string,
+  f: {
+    title?: string | null;
+    metadata?: Record<string, string>;
+    agent?: unknown;
+    budget?: unknown;
+    archivedAt?: Date;
+    now: Date;
+  },
+): Promise<SessionRow> {
+  return db
+    .updateTable("sessions")
+    .set({
+      ...(f.title !== undefined ? { title: f.title } : {}),
+      ...(f.metadata !== undefined ? { metadata: JSON.stringify(f.metadata) } : {}),
+      ...(f.agent !== undefined ? { agent: JSON.stringify(f.agent) } : {}),
+      ...(f.budget !== undefined ? { budget: f.budget === null ? null : JSON.stringify(f.budget) } : {}),
+      ...(f.archivedAt !== undefined ? { archived_at: f.archivedAt } : {}),
+      updated_at: f.now,
+    })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function deleteSession(db: Executor, id: string): Promise<void> {
+  await db.deleteFrom("sessions").where("id", "=", id).execute();
+}
+
+/**
+ * Takes the lease if nobody live holds it: the owner is unset, or its worker row has expired.
+ * Returns the new epoch, or undefined when a live worker holds it.
+ */
+export async function acquireLease(
+  db: Executor,
+  id: string,
+  workerId: string,
+): Promise<SessionRow | undefined> {
+  return db
+    .updateTable("sessions as s")
+    .set({ lease_owner: workerId, lease_epoch: sql`s.lease_epoch + 1` })
+    .where("s.id", "=", id)
+    .where((eb) =>
+      eb.or([
+        eb("s.lease_owner", "is", null),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom("harness_workers as w")
+              .select("w.id")
+              .whereRef("w.id", "=", "s.lease_owner")
+              .where("w.expires_at", ">", sql<Date>`clock_timestamp()`),
+          ),
+        ),
+      ]),
+    )
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function releaseLease(
+  db: Executor,
+  id: string,
+  workerId: string,
+  epoch: number,
+): Promise<boolean> {
+  const r = await db
+    .updateTable("sessions")
+    .set({ lease_owner: null })
+    .where("id", "=", id)
+    .where("lease_owner", "=", workerId)
+    .where("lease_epoch", "=", epoch)
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/**
+ * Sessions that should be running but have no live harness: active status, and the lease owner is
+ * unset or expired. Quiet for `graceMs` so a fresh wake-up has time to be taken.
+ */
+export async function findOrphans(
+  db: Executor,
+  graceMs: number,
+  limit: number,
+): Promise<Array<{ id: string; lease_epoch: number; last_seq: number }>> {
+  return db
+    .selectFrom("sessions as s")
+    .select(["s.id", "s.lease_epoch", "s.last_seq"])
+    .where("s.status", "in", ["running", "rescheduling"])
+    .where("s.updated_at", "<", sql<Date>`clock_timestamp() - make_interval(secs => ${graceMs / 1000})`)
+    .where((eb) =>
+      eb.or([
+        eb("s.lease_owner", "is", null),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom("harness_workers as w")
+              .select("w.id")
+              .whereRef("w.id", "=", "s.lease_owner")
+              .where("w.expires_at", ">", sql<Date>`clock_timestamp()`),
+          ),
+        ),
+      ]),
+    )
+    .limit(limit)
+    .execute();
+}
+
+export interface SessionListFilter extends Omit<SessionListQuery, "limit" | "page" | "order"> {
+  order: "asc" | "desc";
+  limit: number;
+  cursor?: Cursor | undefined;
+}
+
+export async function listSessions(db: Executor, f: SessionListFilter): Promise<SessionRow[]> {
+  let q = db.selectFrom("sessions").selectAll();
+  if (f.agent_id) q = q.where("agent_id", "=", f.agent_id);
+  if (f.agent_version !== undefined) q = q.where("agent_version", "=", f.agent_version);
+  if (f.environment_id) q = q.where("environment_id", "=", f.environment_id);
+  if (!f.include_archived) q = q.where("archived_at", "is", null);
+  if (f["created_at[gt]"]) q = q.where("created_at", ">", new Date(f["created_at[gt]"]));
+  if (f["created_at[gte]"]) q = q.where("created_at", ">=", new Date(f["created_at[gte]"]));
+  if (f["created_at[lt]"]) q = q.where("created_at", "<", new Date(f["created_at[lt]"]));
+  if (f["created_at[lte]"]) q = q.where("created_at", "<=", new Date(f["created_at[lte]"]));
+  if (f.statuses && f.statuses.length > 0) q = q.where("status", "in", f.statuses);
+  // Walking backwards (`prev_page`) flips the direction; the caller restores the order.
+  const backwards = f.cursor?.d === "p";
+  const desc = (f.order === "desc") !== backwards;
+  if (f.cursor) {
+    const [ts, id] = f.cursor.k as [string, string];
+    q = desc
+      ? q.where(sql<boolean>`(created_at, id) < (${new Date(ts)}, ${id})`)
+      : q.where(sql<boolean>`(created_at, id) > (${new Date(ts)}, ${id})`);
+  }
+  const dir = desc ? "desc" : "asc";
+  const rows = await q.orderBy("created_at", dir).orderBy("id", dir).limit(f.limit).execute();
+  return backwards ? rows.reverse() : rows;
+}

@@ -1,0 +1,80 @@
+/**
+ * The one way events enter a session's log: lock the session row, let a planner decide what to
+ * append (pure domain code), insert the events and the new projection in the same transaction,
+ * then, after commit, publish and wake.
+ *
+ * Invariants:
+ * - `seq` is assigned under the row lock, so it is gap-free and unique per session.
+ * - The stored projection is updated before any event is published (readers of GET /sessions/{id}
+ *   never lag behind the stream).
+ */
+import type { Database, SessionRow, Transaction } from "@tendon/db";
+import type { HandlerContext } from "./context.js";
+import type { AppendContext, AppendPlan } from "./domain/admission.js";
+import type { SessionState } from "./domain/projection.js";
+import { insertEvents } from "./store/events.repo.js";
+import { getSession, saveProjection } from "./store/sessions.repo.js";
+
+export interface LockedSession {
+  trx: Transaction<Database>;
+  row: SessionRow;
+  state: SessionState;
+  /** Context for the pure planners: ids, time and the current log position. */
+  appendContext(): AppendContext;
+}
+
+export interface WriteOutcome<T> {
+  plan?: AppendPlan | undefined;
+  releaseLease?: boolean;
+  result: T;
+}
+
+export function isSelfHosted(row: SessionRow): boolean {
+  return row.environment_kind === "self_hosted";
+}
+
+export async function writeSession<T>(
+  ctx: HandlerContext,
+  sessionId: string,
+  fn: (s: LockedSession) => Promise<WriteOutcome<T>>,
+): Promise<T> {
+  const { db, clock, ids, effects } = ctx;
+  const now = clock.now();
+  const { outcome, plan } = await db.kysely.transaction().execute(async (trx) => {
+    const row = await getSession(trx, sessionId, { forUpdate: true });
+    const selfHosted = isSelfHosted(row);
+    const locked: LockedSession = {
+      trx,
+      row,
+      state: row.state as SessionState,
+      appendContext: () => ({ lastSeq: row.last_seq, now, newEventId: () => ids.next("event"), selfHosted }),
+    };
+    const outcome = await fn(locked);
+    const p = outcome.plan;
+    if (p && p.events.length > 0) {
+      await insertEvents(trx, sessionId, p.events);
+      await saveProjection(trx, sessionId, {
+        state: p.state,
+        lastSeq: p.lastSeq,
+        now,
+        ...(outcome.releaseLease ? { releaseLease: true } : {}),
+      });
+    } else if (outcome.releaseLease) {
+      await saveProjection(trx, sessionId, {
+        state: locked.state,
+        lastSeq: row.last_seq,
+        now,
+        releaseLease: true,
+      });
+    }
+    return { outcome, plan: p };
+  });
+  if (plan && plan.events.length > 0) {
+    await effects.committed(
+      sessionId,
+      plan.events.map((e) => ({ seq: e.seq, event: e.event })),
+      plan.wake,
+    );
+  }
+  return outcome.result;
+}
