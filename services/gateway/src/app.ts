@@ -1,0 +1,143 @@
+/**
+ * createGateway(deps): the fastify app with the Managed Agents routes, auth, the error envelope,
+ * SSE streams and one wide log line per request.
+ */
+import type { Bus } from "@tendon/bus";
+import { AppError, ID_PREFIX, type Principal } from "@tendon/contracts";
+import { type Logger, randomBase62, serializeError } from "@tendon/runtime";
+import Fastify, { type FastifyInstance } from "fastify";
+import { createAuthenticator } from "./http/auth.js";
+import { sendError, toHttpError } from "./http/errors.js";
+import { parseQuery } from "./http/query.js";
+import { registerEventRoutes } from "./routes/events.js";
+import { registerResourceRoutes } from "./routes/resources.js";
+import { registerStreamRoutes, type StreamRegistry } from "./routes/stream.js";
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** Largest request body accepted; capped below the NATS server's max_payload. */
+  maxBodyBytes: number;
+  authCacheMs: number;
+  ssePingMs: number;
+  sseMaxBufferedBytes: number;
+}
+
+export interface GatewayDeps {
+  bus: Bus;
+  log: Logger;
+  config: GatewayConfig;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  /** Resolves with the URL it listens on. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+  readonly streams: StreamRegistry;
+}
+
+/** Headroom for the request envelope around a body forwarded over NATS. */
+const NATS_ENVELOPE_BYTES = 16 * 1024;
+
+function canReadSession(p: Principal, sessionId: string): boolean {
+  return p.type === "api_key" || (p.type === "session_token" && p.session_id === sessionId);
+}
+
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { bus, log, config } = deps;
+  const bodyLimit = Math.max(1024, Math.min(config.maxBodyBytes, bus.maxPayload() - NATS_ENVELOPE_BYTES));
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    routerOptions: { querystringParser: parseQuery, ignoreTrailingSlash: true, maxParamLength: 256 },
+    genReqId: () => `${ID_PREFIX.request}${randomBase62(24)}`,
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  const auth = createAuthenticator(bus, { cacheMs: config.authCacheMs });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(null, undefined);
+    const ct = req.headers["content-type"] ?? "";
+    if (ct && !/^application\/(json|[\w.+-]+\+json)\b/i.test(ct)) {
+      return done(
+        new AppError("invalid_request", `unsupported content-type "${ct}"; send application/json`),
+        undefined,
+      );
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new AppError("invalid_request", "request body is not valid JSON"), undefined);
+    }
+  });
+
+  app.decorateRequest("principal", undefined);
+  app.addHook("onRequest", async (req, reply) => {
+    req.requestId = req.id;
+    reply.header("request-id", req.id);
+    if (req.url === "/healthz" || req.url === "/readyz") return;
+    req.principal = await auth.authenticate(req.headers);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toHttpError(err);
+    if (e.code === "internal") log.error("request failed", { request_id: req.id, err: serializeError(err) });
+    return sendError(reply, e, req.id);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      reply,
+      new AppError("not_found", `no route for ${req.method} ${req.url.split("?")[0]}`),
+      req.id,
+    ),
+  );
+  app.addHook("onResponse", async (req, reply) => {
+    const fields = {
+      request_id: req.id,
+      method: req.method,
+      route: req.routeOptions.url ?? "(none)",
+      status: reply.statusCode,
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100,
+      session_id: (req.params as { id?: string } | undefined)?.id?.startsWith(ID_PREFIX.session)
+        ? (req.params as { id: string }).id
+        : undefined,
+    };
+    if (reply.statusCode >= 500) log.warn("wide_event", fields);
+    else log.debug("wide_event", fields);
+  });
+
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/readyz", async (_req, reply) => {
+    const ok = !bus.nc.isClosed();
+    return reply.code(ok ? 200 : 503).send({ ok });
+  });
+
+  registerResourceRoutes(app, bus);
+  registerEventRoutes(app, bus);
+  const streams = registerStreamRoutes(
+    app,
+    bus,
+    log,
+    { pingMs: config.ssePingMs, maxBufferedBytes: config.sseMaxBufferedBytes },
+    canReadSession,
+  );
+
+  return {
+    app,
+    streams,
+    async start() {
+      const url = await app.listen({ host: config.host, port: config.port });
+      log.info("gateway listening", { url, body_limit: bodyLimit });
+      return url;
+    },
+    async stop() {
+      streams.closeAll();
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Gateway configuration: the only file that reads the environment.
+ */
+import { z } from "zod";
+
+export const Env = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+  TENDON_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default("tendon"),
+  HOST: z.string().default("0.0.0.0"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  TENDON_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
+  TENDON_AUTH_CACHE_MS: z.coerce.number().int().min(0).default(30_000),
+  TENDON_SSE_PING_MS: z.coerce.number().int().min(100).default(15_000),
+  TENDON_SSE_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(65_536)
+    .default(8 * 1024 * 1024),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+export type GatewayEnv = z.infer<typeof Env>;
+
+export function loadConfig(env: NodeJS.ProcessEnv): GatewayEnv {
+  return Env.parse(env);
+}

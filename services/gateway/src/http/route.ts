@@ -1,0 +1,66 @@
+/**
+ * One route builder: parses params, query and body with zod into a 400 envelope, authenticates,
+ * and hands typed input to the handler. Every route of the API is declared through it.
+ */
+import { AppError, formatZodError, type Principal } from "@tendon/contracts";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
+import type { z } from "zod";
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  principal: Principal;
+  req: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  method: HTTPMethods;
+  url: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Who may call it. @default only API keys */
+  allow?: (p: Principal, params: z.output<P>) => boolean;
+  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
+}
+
+function parsePart<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
+  if (!schema) return undefined as z.output<T>;
+  const r = schema.safeParse(value);
+  if (!r.success) throw new AppError("invalid_request", formatZodError(r.error, where));
+  return r.data;
+}
+
+const apiKeysOnly = (p: Principal) => p.type === "api_key";
+
+export function addRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+  app: FastifyInstance,
+  spec: RouteSpec<P, Q, B>,
+): void {
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    handler: async (req, reply) => {
+      const principal = req.principal;
+      if (!principal) throw new AppError("authentication", "missing API key");
+      const params = parsePart(spec.params, req.params, "path");
+      if (!(spec.allow ?? apiKeysOnly)(principal, params)) {
+        throw new AppError("permission", "this credential is not allowed to call this endpoint");
+      }
+      const query = parsePart(spec.query, req.query, "query");
+      const body = parsePart(spec.body, req.body ?? {}, "body");
+      const result = await spec.handler({ params, query, body, principal, req, reply });
+      if (reply.sent) return reply;
+      return reply.code(200).send(result);
+    },
+  });
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal;
+    requestId: string;
+  }
+}

@@ -1,0 +1,3 @@
+export type { Gateway, GatewayConfig, GatewayDeps } from "./app.js";
+export { createGateway } from "./app.js";
+export { loadConfig } from "./config.js";
