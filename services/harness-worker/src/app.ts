@@ -1,0 +1,203 @@
+/**
+ * createHarnessWorker(deps): pulls wake-ups, takes the session's lease (epoch + 1), drives the
+ * session, and acks the wake-up only once the turn's effects are in the log.
+ *
+ * Liveness: one heartbeat per worker keeps every lease it holds; if the process dies or pauses,
+ * the heartbeat row expires, the session-log sweeper re-wakes its sessions and another worker
+ * takes them over with a higher epoch (the old one's writes are then rejected).
+ *
+ * Redelivery is bounded: a wake-up that keeps failing is terminated after `maxDeliver` attempts
+ * and the session gets a `session.error` and goes idle.
+ */
+import type { Bus, WakeDelivery } from "@tendon/bus";
+import { AppError, SessionLog } from "@tendon/contracts";
+import { type Clock, type IdGen, type Logger, serializeError } from "@tendon/runtime";
+import type { LlmPort } from "./model/port.js";
+import { type DriverConfig, SessionDriver } from "./turn/driver.js";
+import { withRetry } from "./turn/log-client.js";
+
+export interface HarnessConfig extends DriverConfig {
+  workerId: string;
+  concurrency: number;
+  /** Liveness TTL; a lease survives this long after the last heartbeat. */
+  leaseTtlMs: number;
+  heartbeatMs: number;
+  ackWaitMs: number;
+  maxDeliver: number;
+  /** On SIGTERM, turns in flight get this long to finish before they are handed back. */
+  shutdownGraceMs: number;
+}
+
+export interface HarnessDeps {
+  bus: Bus;
+  llm: LlmPort;
+  clock: Clock;
+  ids: IdGen;
+  log: Logger;
+  config: HarnessConfig;
+}
+
+export interface HarnessWorker {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Sessions this worker is driving right now. */
+  active(): string[];
+}
+
+export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
+  const { bus, log, config, clock } = deps;
+  const active = new Map<string, Promise<unknown>>();
+  const shutdown = new AbortController();
+  let consumer: ReturnType<Bus["consumeWakes"]> | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const beat = async () => {
+    try {
+      await bus.request(
+        SessionLog.workersHeartbeat,
+        { worker_id: config.workerId, ttl_ms: config.leaseTtlMs },
+        { timeoutMs: config.heartbeatMs * 2 },
+      );
+    } catch (err) {
+      log.warn("liveness heartbeat failed", { err: serializeError(err) });
+    }
+  };
+
+  const handle = async (d: WakeDelivery): Promise<void> => {
+    const sessionId = d.message.session_id;
+    const slog = log.child({ session_id: sessionId, worker_id: config.workerId });
+    if (active.has(sessionId)) {
+      // Already driving it: the running loop re-reads the log before it idles.
+      await d.ack();
+      return;
+    }
+    let lease: Awaited<ReturnType<typeof acquire>>;
+    try {
+      lease = await acquire(sessionId);
+    } catch (err) {
+      if (err instanceof AppError && (err.code === "not_found" || err.details?.error_code === "lease_held")) {
+        await d.ack();
+        return;
+      }
+      slog.warn("could not take the session's lease; retrying later", { err: serializeError(err) });
+      d.nak(500);
+      return;
+    }
+    if (lease.session.status === "terminated") {
+      await bus
+        .request(SessionLog.harnessRelease, {
+          session_id: sessionId,
+          worker_id: config.workerId,
+          epoch: lease.epoch,
+          rewake: false,
+        })
+        .catch(() => {});
+      await d.ack();
+      return;
+    }
+    const working = setInterval(() => d.working(), Math.max(250, Math.floor(config.ackWaitMs / 3)));
+    const driver = new SessionDriver(deps, lease.session, lease.epoch, config.workerId, shutdown.signal);
+    const run = driver.run();
+    active.set(sessionId, run);
+    try {
+      const outcome = await run;
+      slog.debug("turn finished", { outcome, epoch: lease.epoch });
+      await d.ack();
+    } catch (err) {
+      slog.error("turn failed", { err: serializeError(err), delivery: d.deliveryCount });
+      if (d.deliveryCount >= config.maxDeliver) {
+        await giveUp(sessionId, lease.epoch, err);
+        d.term("redelivery limit reached");
+      } else {
+        await bus
+          .request(SessionLog.harnessRelease, {
+            session_id: sessionId,
+            worker_id: config.workerId,
+            epoch: lease.epoch,
+            rewake: false,
+          })
+          .catch((e: unknown) => slog.warn("lease release failed", { err: serializeError(e) }));
+        d.nak(Math.min(10_000, 500 * 2 ** d.deliveryCount));
+      }
+    } finally {
+      clearInterval(working);
+      active.delete(sessionId);
+    }
+  };
+
+  const acquire = (sessionId: string) =>
+    withRetry(clock, config.busRetry, () =>
+      bus.request(SessionLog.harnessAcquire, { session_id: sessionId, worker_id: config.workerId }),
+    );
+
+  /** After the redelivery limit: tell the client in the log and idle the session. */
+  const giveUp = async (sessionId: string, epoch: number, err: unknown) => {
+    try {
+      const { epoch: e2 } = await bus
+        .request(SessionLog.harnessAcquire, { session_id: sessionId, worker_id: config.workerId })
+        .catch(() => ({ epoch }));
+      await bus.request(SessionLog.harnessAppend, {
+        session_id: sessionId,
+        worker_id: config.workerId,
+        epoch: e2,
+        basis_seq: Number.MAX_SAFE_INTEGER,
+        release: true,
+        items: [
+          {
+            key: `giveup:${deps.ids.next("event")}`,
+            payload: {
+              type: "session.error",
+              error: {
+                type: "unknown_error",
+                message: `the agent loop failed repeatedly and stopped: ${err instanceof Error ? err.message.slice(0, 300) : "unknown error"}`,
+                retry_status: { type: "exhausted" },
+              },
+            },
+          },
+          {
+            key: `giveup-idle:${deps.ids.next("event")}`,
+            payload: {
+              type: "session.status_idle",
+              stop_reason: { type: "retries_exhausted" },
+              stop_details: null,
+            },
+          },
+        ],
+      });
+    } catch (e) {
+      log.error("could not record the failure in the session", {
+        session_id: sessionId,
+        err: serializeError(e),
+      });
+    }
+  };
+
+  return {
+    active: () => [...active.keys()],
+    async start() {
+      await bus.ensureWakeConsumer({ ackWaitMs: config.ackWaitMs, maxDeliver: config.maxDeliver });
+      await beat();
+      heartbeat = setInterval(() => void beat(), config.heartbeatMs);
+      consumer = bus.consumeWakes({
+        concurrency: config.concurrency,
+        handler: handle,
+        onError: (err) => log.warn("wake consumer error", { err: serializeError(err) }),
+        onPoison: (err) => log.error("poison wake message terminated", { err: serializeError(err) }),
+      });
+      log.info("harness worker started", { worker_id: config.workerId, concurrency: config.concurrency });
+    },
+    async stop() {
+      const stopping = consumer?.stop();
+      const inFlight = [...active.values()];
+      if (inFlight.length > 0) {
+        log.info("waiting for turns in flight", { count: inFlight.length, grace_ms: config.shutdownGraceMs });
+        const grace = new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref());
+        await Promise.race([Promise.allSettled(inFlight), grace]);
+        shutdown.abort("shutdown");
+        await Promise.allSettled([...active.values()]);
+      }
+      await stopping;
+      if (heartbeat) clearInterval(heartbeat);
+    },
+  };
+}

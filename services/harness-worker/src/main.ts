@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * harness-worker process: config → bus + model client → createHarnessWorker(deps).start() →
+ * graceful stop (finish or hand back the turns in flight).
+ */
+import { createBus } from "@tendon/bus";
+import {
+  announceReady,
+  createLogger,
+  handleShutdown,
+  randomIds,
+  serializeError,
+  systemClock,
+} from "@tendon/runtime";
+import { createHarnessWorker } from "./app.js";
+import { loadConfig } from "./config.js";
+import { createAnthropicModel } from "./model/anthropic.js";
+import { customToolDefinitions } from "./turn/context.js";
+
+const cfg = loadConfig(process.env);
+const workerId = randomIds.next("worker");
+const log = createLogger({ service: "harness-worker", level: cfg.LOG_LEVEL }).child({ worker_id: workerId });
+
+try {
+  const bus = await createBus({
+    servers: cfg.NATS_URL,
+    name: `harness-worker-${process.pid}`,
+    prefix: cfg.TENDON_PREFIX,
+    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
+    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
+    onStatus: (s) => log.info("nats status", { status: s.type }),
+  });
+  const llm = createAnthropicModel({
+    baseURL: cfg.ANTHROPIC_BASE_URL,
+    apiKey: cfg.ANTHROPIC_API_KEY,
+    authToken: cfg.ANTHROPIC_AUTH_TOKEN,
+    timeoutMs: cfg.HARNESS_MODEL_TIMEOUT_MS,
+  });
+  const worker = createHarnessWorker({
+    bus,
+    llm,
+    clock: systemClock,
+    ids: randomIds,
+    log,
+    config: {
+      workerId,
+      concurrency: cfg.HARNESS_CONCURRENCY,
+      leaseTtlMs: cfg.HARNESS_LEASE_TTL_MS,
+      heartbeatMs: cfg.HARNESS_HEARTBEAT_MS,
+      ackWaitMs: cfg.HARNESS_ACK_WAIT_MS,
+      maxDeliver: cfg.HARNESS_MAX_DELIVER,
+      shutdownGraceMs: cfg.HARNESS_SHUTDOWN_GRACE_MS,
+      maxTokens: cfg.HARNESS_MAX_TOKENS,
+      modelMaxRetries: cfg.HARNESS_MODEL_MAX_RETRIES,
+      modelBackoffBaseMs: cfg.HARNESS_MODEL_BACKOFF_BASE_MS,
+      modelBackoffMaxMs: cfg.HARNESS_MODEL_BACKOFF_MAX_MS,
+      busRetry: { attempts: 8, baseMs: 100, maxMs: 2_000 },
+      tools: customToolDefinitions,
+    },
+  });
+  await worker.start();
+  announceReady("harness-worker", { worker_id: workerId });
+  handleShutdown(
+    async () => {
+      await worker.stop();
+      await bus.close();
+    },
+    { log, timeoutMs: cfg.HARNESS_SHUTDOWN_GRACE_MS + 5_000 },
+  );
+} catch (err) {
+  log.error("harness-worker failed to start", { err: serializeError(err) });
+  process.exit(1);
+}

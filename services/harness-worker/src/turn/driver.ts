@@ -1,0 +1,419 @@
+/**
+ * Runs one leased session until there is nothing left to do: read the log, decide (derive.ts),
+ * act, append, repeat. Every append carries the lease epoch and a key derived from the log
+ * position the decision was made on, so a retry or a takeover never duplicates an effect.
+ *
+ * Ends by releasing the lease (idle, or waiting on someone else), by handing the turn back
+ * (shutdown), or silently when fenced (another worker owns the session now).
+ */
+import type { Bus } from "@tendon/bus";
+import {
+  AppError,
+  type AppendItem,
+  type EventPayload,
+  type LiveMessage,
+  type ResolvedTool,
+  type SessionRuntime,
+  type StopReason,
+  type Usage,
+} from "@tendon/contracts";
+import type { Clock, IdGen, Logger } from "@tendon/runtime";
+import { type LlmPort, ModelCallError, type ModelContentBlock, type ModelResult } from "../model/port.js";
+import { buildRequest, type ToolDefinitionSource } from "./context.js";
+import { derive, type LogView, type ToolCall } from "./derive.js";
+import { type RetryPolicy, SessionLogClient } from "./log-client.js";
+
+export interface DriverConfig {
+  maxTokens: number;
+  /** Model retries after the first attempt before the turn gives up. */
+  modelMaxRetries: number;
+  modelBackoffBaseMs: number;
+  modelBackoffMaxMs: number;
+  busRetry: RetryPolicy;
+  tools: ToolDefinitionSource;
+}
+
+export interface DriverDeps {
+  bus: Bus;
+  llm: LlmPort;
+  clock: Clock;
+  ids: IdGen;
+  log: Logger;
+  config: DriverConfig;
+}
+
+export type DriverOutcome = "done" | "fenced" | "handed_back";
+
+/** Thrown inside the loop to stop and hand the session to another worker. */
+class HandBack extends Error {}
+
+const ZERO_USAGE: Usage = {
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+};
+
+function isInputPending(e: unknown): boolean {
+  return e instanceof AppError && e.code === "input_pending";
+}
+
+export class SessionDriver {
+  private readonly logc: SessionLogClient;
+  private current: AbortController | undefined;
+  private readonly selfHosted: boolean;
+
+  constructor(
+    private readonly d: DriverDeps,
+    private readonly session: SessionRuntime,
+    epoch: number,
+    workerId: string,
+    private readonly shutdown: AbortSignal,
+  ) {
+    this.logc = new SessionLogClient(d.bus, d.clock, d.config.busRetry, session.id, workerId, epoch);
+    this.selfHosted = session.environment?.type === "self_hosted";
+  }
+
+  async run(): Promise<DriverOutcome> {
+    const sub = this.d.bus.subscribeLive(this.session.id, (m) => this.onLive(m));
+    const onShutdown = () => this.current?.abort("shutdown");
+    this.shutdown.addEventListener("abort", onShutdown, { once: true });
+    try {
+      for (;;) {
+        if (this.shutdown.aborted) throw new HandBack();
+        await this.logc.refresh();
+        const { view, step } = derive(this.logc.events, { selfHosted: this.selfHosted });
+        switch (step.kind) {
+          case "stop":
+            await this.logc.release(false);
+            return "done";
+          case "close_dangling":
+            await this.logc.append([
+              this.spanEnd(`abandon:${step.startId}`, step.startId, true, "abandoned", ZERO_USAGE),
+            ]);
+            break;
+          case "interrupt":
+            await this.logc.append([this.idle(`interrupt:${view.lastSeq}`, { type: "end_turn" })], {
+              release: true,
+            });
+            return "done";
+          case "end_turn": {
+            const refusal = this.lastStop() === "refusal";
+            const idle: EventPayload = refusal
+              ? {
+                  type: "session.status_idle",
+                  stop_reason: { type: "refusal" },
+                  stop_details: { type: "refusal", category: null, explanation: null },
+                }
+              : { type: "session.status_idle", stop_reason: { type: "end_turn" }, stop_details: null };
+            if (await this.appendIdle([{ key: `idle:${this.logc.basisSeq}`, payload: idle }])) return "done";
+            break;
+          }
+          case "await_client":
+            if (step.alreadyIdle) {
+              await this.logc.release(false);
+              return "done";
+            }
+            if (
+              await this.appendIdle([
+                this.idle(`ra:${this.logc.basisSeq}`, { type: "requires_action", event_ids: step.eventIds }),
+              ])
+            ) {
+              return "done";
+            }
+            break;
+          case "await_worker":
+            await this.logc.release(false);
+            return "done";
+          case "run_tools":
+            await this.runTools(step.calls);
+            break;
+          case "call_model":
+            await this.callModel(view, step.attempt);
+            break;
+        }
+      }
+    } catch (e) {
+      if (e instanceof HandBack || (this.shutdown.aborted && !(e instanceof AppError))) {
+        await this.logc.release(true);
+        return "handed_back";
+      }
+      if (e instanceof Error && e.name === "Fenced") return "fenced";
+      throw e;
+    } finally {
+      this.shutdown.removeEventListener("abort", onShutdown);
+      sub.unsubscribe();
+    }
+  }
+
+  private onLive(m: LiveMessage): void {
+    if (m.kind === "event" && m.event.type === "user.interrupt") this.current?.abort("interrupt");
+  }
+
+  /** Appends a batch that ends the turn; false when new input arrived first (keep going). */
+  private async appendIdle(items: AppendItem[], before: AppendItem[] = []): Promise<boolean> {
+    try {
+      await this.logc.append([...before, ...items], { release: true });
+      return true;
+    } catch (e) {
+      if (!isInputPending(e)) throw e;
+      if (before.length > 0) await this.logc.append(before);
+      return false;
+    }
+  }
+
+  private idle(key: string, stop_reason: StopReason): AppendItem {
+    return { key, payload: { type: "session.status_idle", stop_reason, stop_details: null } };
+  }
+
+  private spanEnd(
+    key: string,
+    startId: string,
+    isError: boolean,
+    reason: string | undefined,
+    usage: Usage,
+  ): AppendItem {
+    return {
+      key,
+      payload: {
+        type: "span.model_request_end",
+        model_request_start_id: startId,
+        is_error: isError,
+        model_usage: usage,
+      },
+      ...(reason ? { internal: { reason } } : {}),
+    };
+  }
+
+  private lastStop(): string | undefined {
+    for (let i = this.logc.events.length - 1; i >= 0; i--) {
+      const e = this.logc.events[i]!;
+      if (e.event.type === "span.model_request_end" && !e.event.is_error) {
+        return typeof e.internal?.stop_reason === "string" ? e.internal.stop_reason : undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Tool calls this server runs. Builtin tools arrive with the hands (sandbox-manager). */
+  private async runTools(calls: ToolCall[]): Promise<void> {
+    const items: AppendItem[] = calls.map((c) => {
+      const denied = c.permission === "deny" || c.confirmation === "deny";
+      const text = denied
+        ? (c.denyMessage ??
+          `The tool call was denied${c.permission === "deny" ? ": this tool is not enabled for the session" : ""}.`)
+        : `The tool "${c.name}" cannot run: this server has no sandbox provider for builtin tools yet.`;
+      const payload: EventPayload =
+        c.kind === "mcp"
+          ? {
+              type: "agent.mcp_tool_result",
+              mcp_tool_use_id: c.id,
+              content: [{ type: "text", text }],
+              is_error: true,
+            }
+          : {
+              type: "agent.tool_result",
+              tool_use_id: c.id,
+              content: [{ type: "text", text }],
+              is_error: true,
+            };
+      return { key: `result:${c.id}`, payload };
+    });
+    await this.logc.append(items);
+  }
+
+  private backoffMs(attempt: number): number {
+    const { modelBackoffBaseMs: base, modelBackoffMaxMs: max } = this.d.config;
+    const exp = Math.min(max, base * 2 ** (attempt - 1));
+    return Math.round(exp / 2 + Math.random() * (exp / 2));
+  }
+
+  private async callModel(view: LogView, attempt: number): Promise<void> {
+    const ctl = new AbortController();
+    this.current = ctl;
+    try {
+      if (attempt > 0) {
+        try {
+          await this.d.clock.sleep(this.backoffMs(attempt), ctl.signal);
+        } catch {
+          if (ctl.signal.reason === "shutdown") throw new HandBack();
+          return; // interrupted while waiting: the next derive sees the interrupt
+        }
+      }
+      const basis = this.logc.basisSeq;
+      if (view.status !== "running") {
+        await this.logc.append([{ key: `run:${basis}`, payload: { type: "session.status_running" } }]);
+      }
+      const request = buildRequest(this.session.agent, this.logc.events, {
+        maxTokens: this.d.config.maxTokens,
+        tools: this.d.config.tools,
+      });
+      const startId = this.d.ids.next("event");
+      await this.logc.append([
+        {
+          key: `m:${basis}:start`,
+          id: startId,
+          payload: { type: "span.model_request_start" },
+          internal: { basis_seq: basis },
+        },
+      ]);
+      if (ctl.signal.aborted) return this.abortedCall(ctl, basis, startId);
+      const previewIds = new Map<number, string>();
+      let result: ModelResult;
+      try {
+        result = await this.d.llm.stream(request, {
+          signal: ctl.signal,
+          observer: {
+            onBlockStart: (index, type) => {
+              if (type !== "text" && type !== "thinking") return;
+              const id = this.d.ids.next("event");
+              previewIds.set(index, id);
+              const eventType = type === "text" ? "agent.message" : "agent.thinking";
+              this.preview({ type: "event_start", event: { type: eventType, id } });
+            },
+            onTextDelta: (index, text) => {
+              const id = previewIds.get(index);
+              if (id)
+                this.preview({
+                  type: "event_delta",
+                  event_id: id,
+                  delta: { type: "content_delta", index: 0, content: { type: "text", text } },
+                });
+            },
+          },
+        });
+      } catch (e) {
+        if (ctl.signal.aborted) return this.abortedCall(ctl, basis, startId);
+        return this.failedCall(e, basis, startId, attempt);
+      }
+      const items = this.outputItems(result.content, basis, previewIds);
+      items.push({
+        ...this.spanEnd(`m:${basis}:end`, startId, false, undefined, result.usage),
+        internal: { stop_reason: result.stopReason },
+      });
+      await this.logc.append(items);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private async abortedCall(ctl: AbortController, basis: number, startId: string): Promise<void> {
+    if (ctl.signal.reason === "shutdown") throw new HandBack();
+    await this.logc.append([this.spanEnd(`m:${basis}:end`, startId, true, "interrupted", ZERO_USAGE)]);
+  }
+
+  private async failedCall(e: unknown, basis: number, startId: string, attempt: number): Promise<void> {
+    const err =
+      e instanceof ModelCallError
+        ? e
+        : new ModelCallError("model_request_failed_error", String(e), true, undefined, { cause: e });
+    this.d.log.warn("model call failed", {
+      session_id: this.session.id,
+      type: err.type,
+      attempt,
+      retryable: err.retryable,
+    });
+    const end = this.spanEnd(`m:${basis}:end`, startId, true, "failed", ZERO_USAGE);
+    const giveUp = !err.retryable || attempt >= this.d.config.modelMaxRetries;
+    const error = (status: "retrying" | "exhausted"): AppendItem => ({
+      key: `m:${basis}:error`,
+      payload: {
+        type: "session.error",
+        error: { type: err.type, message: err.message, retry_status: { type: status } },
+      },
+    });
+    if (!giveUp) {
+      await this.logc.append([
+        end,
+        error("retrying"),
+        { key: `m:${basis}:resched`, payload: { type: "session.status_rescheduled" } },
+      ]);
+      return;
+    }
+    await this.appendIdle(
+      [this.idle(`m:${basis}:idle`, { type: "retries_exhausted" })],
+      [end, error("exhausted")],
+    );
+  }
+
+  private outputItems(
+    content: ModelContentBlock[],
+    basis: number,
+    previewIds: Map<number, string>,
+  ): AppendItem[] {
+    const custom = new Set(this.session.agent.tools.flatMap((t) => (t.type === "custom" ? [t.name] : [])));
+    const builtin = enabledBuiltins(this.session.agent.tools);
+    return content.flatMap((b, i): AppendItem[] => {
+      const key = `m:${basis}:b${i}`;
+      const id = previewIds.get(i);
+      const withId = id ? { id } : {};
+      switch (b.type) {
+        case "text":
+          return b.text.length === 0
+            ? []
+            : [
+                {
+                  key,
+                  ...withId,
+                  payload: { type: "agent.message", content: [{ type: "text", text: b.text }] },
+                },
+              ];
+        case "thinking":
+          return [
+            {
+              key,
+              ...withId,
+              payload: { type: "agent.thinking" },
+              internal: { thinking: b.thinking, signature: b.signature },
+            },
+          ];
+        case "redacted_thinking":
+          return [{ key, payload: { type: "agent.thinking" }, internal: { redacted: b.data } }];
+        case "tool_use": {
+          const input = (b.input ?? {}) as Record<string, unknown>;
+          if (custom.has(b.name))
+            return [{ key, payload: { type: "agent.custom_tool_use", name: b.name, input } }];
+          const policy = builtin.get(b.name);
+          if (policy) {
+            const ask = policy === "always_ask";
+            return [
+              {
+                key,
+                payload: {
+                  type: "agent.tool_use",
+                  name: b.name,
+                  input,
+                  evaluated_permission: ask ? "ask" : "allow",
+                  evaluation: { type: ask ? "always_ask" : "always_allow" },
+                },
+              },
+            ];
+          }
+          return [
+            { key, payload: { type: "agent.tool_use", name: b.name, input, evaluated_permission: "deny" } },
+          ];
+        }
+        default:
+          return [];
+      }
+    });
+  }
+
+  private preview(p: Extract<LiveMessage, { kind: "preview" }>["preview"]): void {
+    try {
+      this.d.bus.publishLive(this.session.id, { kind: "preview", preview: p });
+    } catch {
+      // Previews are best effort (policy: a lost delta is superseded by the stored event).
+    }
+  }
+}
+
+/** Enabled builtin tools of the agent toolset and their permission policy type. */
+export function enabledBuiltins(tools: ResolvedTool[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const t of tools) {
+    if (t.type !== "agent_toolset_20260401") continue;
+    for (const c of t.configs) if (c.enabled) out.set(c.name, c.permission_policy.type);
+  }
+  return out;
+}

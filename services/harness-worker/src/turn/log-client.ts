@@ -1,0 +1,126 @@
+/**
+ * The harness's view of one leased session: reads the log incrementally and appends with its
+ * fencing epoch. Every call is idempotent (reads by position, appends by key), so transient bus or
+ * database failures are retried here with backoff.
+ */
+import type { Bus } from "@tendon/bus";
+import {
+  AppError,
+  type AppendItem,
+  type AppendResult,
+  type LoggedEvent,
+  SessionLog,
+} from "@tendon/contracts";
+import type { Clock } from "@tendon/runtime";
+
+export class Fenced extends Error {
+  constructor() {
+    super("this worker's lease on the session was taken over");
+    this.name = "Fenced";
+  }
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+export async function withRetry<T>(
+  clock: Clock,
+  policy: RetryPolicy,
+  fn: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  let delay = policy.baseMs;
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const retryable = e instanceof AppError && e.retryable;
+      if (!retryable || i >= policy.attempts || signal?.aborted) throw e;
+      await clock.sleep(delay, signal);
+      delay = Math.min(delay * 2, policy.maxMs);
+    }
+  }
+}
+
+export class SessionLogClient {
+  readonly events: LoggedEvent[] = [];
+  private basis = 0;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly clock: Clock,
+    private readonly retry: RetryPolicy,
+    readonly sessionId: string,
+    readonly workerId: string,
+    readonly epoch: number,
+  ) {}
+
+  /** The last seq read: every decision is made on the log up to here. */
+  get basisSeq(): number {
+    return this.basis;
+  }
+
+  /** Reads everything appended since the last read. */
+  async refresh(): Promise<void> {
+    for (;;) {
+      const r = await withRetry(this.clock, this.retry, () =>
+        this.bus.request(SessionLog.eventsRange, {
+          session_id: this.sessionId,
+          after_seq: this.basis,
+          limit: 1000,
+        }),
+      );
+      for (const e of r.events) {
+        if (e.seq !== this.basis + 1)
+          throw new AppError("internal", `log gap: expected seq ${this.basis + 1}, got ${e.seq}`);
+        this.events.push(e);
+        this.basis = e.seq;
+      }
+      if (r.events.length === 0 || this.basis >= r.last_seq) return;
+    }
+  }
+
+  /**
+   * Appends (idempotently by key), then reads the log forward so the local view includes them.
+   * Throws `Fenced` when the lease is gone and an AppError `input_pending` when an idle was refused.
+   */
+  async append(items: AppendItem[], opts: { release?: boolean } = {}): Promise<AppendResult> {
+    let result: AppendResult;
+    try {
+      result = await withRetry(this.clock, this.retry, () =>
+        this.bus.request(SessionLog.harnessAppend, {
+          session_id: this.sessionId,
+          worker_id: this.workerId,
+          epoch: this.epoch,
+          basis_seq: this.basis,
+          items,
+          ...(opts.release ? { release: true } : {}),
+        }),
+      );
+    } catch (e) {
+      if (
+        e instanceof AppError &&
+        (e.code === "fenced" || (e.code === "conflict" && e.details?.error_code === "session_terminated"))
+      ) {
+        throw new Fenced();
+      }
+      throw e;
+    }
+    if (!opts.release) await this.refresh();
+    return result;
+  }
+
+  async release(rewake: boolean): Promise<void> {
+    await withRetry(this.clock, this.retry, () =>
+      this.bus.request(SessionLog.harnessRelease, {
+        session_id: this.sessionId,
+        worker_id: this.workerId,
+        epoch: this.epoch,
+        rewake,
+      }),
+    );
+  }
+}
