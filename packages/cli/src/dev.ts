@@ -1,0 +1,84 @@
+/**
+ * `tendon dev`: the whole stack on one machine. NATS and Postgres come from NATS_URL/DATABASE_URL
+ * when set, else a local nats-server and an embedded Postgres are started; every service runs as
+ * its own process; without an Anthropic key the bundled mock model answers. Ctrl-C stops it all.
+ */
+import { join } from "node:path";
+import { createDatabase, freePort, type ManagedProcess, resolveInfra, spawnProcess } from "@tendon/testing";
+import type { CliEnv } from "./config.js";
+import { createApiKey } from "./keys.js";
+import { REPO_ROOT, type Stack, startStack } from "./stack.js";
+
+export interface DevOptions {
+  verbose: boolean;
+  out: (line: string) => void;
+}
+
+export async function runDev(env: CliEnv, opts: DevOptions): Promise<() => Promise<void>> {
+  const { out } = opts;
+  const infra = await resolveInfra({ env: env.raw, log: (m) => out(`· ${m}`) });
+  const cleanups: Array<() => Promise<unknown>> = [() => infra.stop()];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+  try {
+    let databaseUrl = infra.databaseUrl;
+    if (infra.source.postgres !== "env") {
+      const db = await createDatabase(infra.databaseUrl, { name: "tendon_dev" });
+      databaseUrl = db.url;
+    }
+
+    const modelEnv: Record<string, string> = {};
+    if (env.anthropicKey || env.anthropicAuthToken) {
+      if (env.anthropicKey) modelEnv.ANTHROPIC_API_KEY = env.anthropicKey;
+      if (env.anthropicAuthToken) modelEnv.ANTHROPIC_AUTH_TOKEN = env.anthropicAuthToken;
+      if (env.anthropicBaseUrl) modelEnv.ANTHROPIC_BASE_URL = env.anthropicBaseUrl;
+      out(`· model: ${env.anthropicBaseUrl ?? "https://api.anthropic.com"}`);
+    } else {
+      const mock = await startMockModel(opts);
+      cleanups.push(() => mock.proc.stop(5_000));
+      modelEnv.ANTHROPIC_BASE_URL = mock.url;
+      modelEnv.ANTHROPIC_API_KEY = "mock";
+      out(`· model: the bundled mock model at ${mock.url} (set ANTHROPIC_API_KEY to use Claude)`);
+    }
+
+    const stack: Stack = await startStack({
+      natsUrl: infra.natsUrl,
+      databaseUrl,
+      prefix: env.prefix,
+      port: env.port,
+      harnessWorkers: env.devWorkers,
+      env: { ...modelEnv, LOG_LEVEL: opts.verbose ? "debug" : "info" },
+      ...(opts.verbose ? { onLine: (s: string, l: string) => out(`[${s}] ${l}`) } : {}),
+    });
+    cleanups.push(() => stack.stop());
+    const { key } = await createApiKey({ natsUrl: infra.natsUrl, prefix: env.prefix, name: "tendon dev" });
+    out("");
+    out(`Tendon is running.`);
+    out(`  API URL   ${stack.url}`);
+    out(`  API key   ${key}`);
+    out("");
+    out(`  export ANTHROPIC_BASE_URL=${stack.url} ANTHROPIC_API_KEY=${key}`);
+    out(`  # then use @anthropic-ai/sdk's client.beta.agents / environments / sessions as usual`);
+    out("");
+    out("Press Ctrl-C to stop.");
+    return stopAll;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function startMockModel(opts: DevOptions): Promise<{ url: string; proc: ManagedProcess }> {
+  const port = await freePort();
+  const proc = await spawnProcess({
+    name: "mock-model",
+    command: process.execPath,
+    args: [join(REPO_ROOT, "packages", "mock-model", "dist", "main.js")],
+    env: { MOCK_MODEL_PORT: String(port), MOCK_MODEL_HOST: "127.0.0.1" },
+    ready: /"event":"listening"/,
+    readyTimeoutMs: 15_000,
+    ...(opts.verbose ? { onLine: (l: string) => opts.out(`[mock-model] ${l}`) } : {}),
+  });
+  return { url: `http://127.0.0.1:${port}`, proc };
+}

@@ -1,0 +1,3 @@
+export { createApiKey } from "./keys.js";
+export type { ServiceName, Stack, StackOptions } from "./stack.js";
+export { REPO_ROOT, serviceEntry, startStack } from "./stack.js";

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * The `tendon` command.
+ */
+import { parseArgs } from "node:util";
+import { createDb, migrateToLatest } from "@tendon/db";
+import { loadCliEnv } from "./config.js";
+import { runDev } from "./dev.js";
+import { createApiKey } from "./keys.js";
+
+const HELP = `tendon — run and operate Tendon
+
+Usage:
+  tendon dev [--verbose]          run the whole stack locally (NATS, Postgres, all services, mock model)
+  tendon migrate                  apply database migrations (DATABASE_URL)
+  tendon keys create [--name N]   mint an API key (NATS_URL, TENDON_PREFIX) [--json]
+  tendon help                     this text
+
+Environment: NATS_URL, DATABASE_URL, TENDON_PREFIX (default "tendon"), PORT (dev gateway, default 8080),
+ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL (without a key, dev uses the bundled mock model).`;
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const fail = (msg: string): never => {
+  process.stderr.write(`tendon: ${msg}\n`);
+  process.exit(1);
+};
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  const env = loadCliEnv(process.env);
+  switch (cmd) {
+    case "dev": {
+      const { values } = parseArgs({ args: rest, options: { verbose: { type: "boolean", short: "v" } } });
+      const stop = await runDev(env, { verbose: values.verbose === true, out });
+      let stopping = false;
+      const onSignal = () => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        out("\nStopping…");
+        void stop().then(() => process.exit(0));
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+      return;
+    }
+    case "migrate": {
+      if (!env.databaseUrl) fail("DATABASE_URL is not set");
+      const db = createDb({ url: env.databaseUrl!, schema: env.dbSchema });
+      try {
+        const r = await migrateToLatest(db);
+        const applied = r.results?.filter((m) => m.status === "Success").map((m) => m.migrationName) ?? [];
+        out(applied.length ? `applied: ${applied.join(", ")}` : "the database is up to date");
+      } finally {
+        await db.close();
+      }
+      return;
+    }
+    case "keys": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { name: { type: "string", default: "cli" }, json: { type: "boolean" } },
+      });
+      if (positionals[0] !== "create")
+        fail(`unknown keys command "${positionals[0] ?? ""}"; try "tendon keys create"`);
+      const r = await createApiKey({
+        natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222",
+        prefix: env.prefix,
+        name: values.name!,
+      });
+      out(values.json ? JSON.stringify(r) : r.key);
+      return;
+    }
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      out(HELP);
+      return;
+    default:
+      fail(`unknown command "${cmd}"\n\n${HELP}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

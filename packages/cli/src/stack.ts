@@ -1,0 +1,126 @@
+/**
+ * Starts a Tendon stack as separate processes — session-log(s), gateway(s), harness worker(s) —
+ * against a given NATS and database. Used by `tendon dev`, the integration and conformance
+ * suites, chaos runs and benchmarks, so they all exercise the same processes production runs.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, type ManagedProcess, spawnProcess } from "@tendon/testing";
+
+export type ServiceName = "session-log" | "gateway" | "harness-worker";
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (this file lives in packages/cli/{src,dist}). */
+export const REPO_ROOT = resolve(here, "..", "..", "..");
+
+export function serviceEntry(name: ServiceName): string {
+  const p = join(REPO_ROOT, "services", name, "dist", "main.js");
+  if (!existsSync(p)) throw new Error(`${p} is missing: run "pnpm build" first`);
+  return p;
+}
+
+export interface StackOptions {
+  natsUrl: string;
+  databaseUrl: string;
+  prefix: string;
+  sessionLogs?: number;
+  gateways?: number;
+  harnessWorkers?: number;
+  /** Environment for every service (model endpoint, log level, timings...). */
+  env?: Record<string, string>;
+  /** Extra environment per service. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Gateway port of the first gateway; 0 picks a free one. */
+  port?: number;
+  onLine?: (service: string, line: string) => void;
+}
+
+export interface Stack {
+  readonly url: string;
+  readonly urls: string[];
+  readonly sessionLogs: ManagedProcess[];
+  readonly gateways: ManagedProcess[];
+  readonly harness: ManagedProcess[];
+  startService(name: ServiceName, extraEnv?: Record<string, string>): Promise<ManagedProcess>;
+  stop(): Promise<void>;
+}
+
+const READY = /"event":"ready"/;
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const base: Record<string, string> = {
+    NATS_URL: opts.natsUrl,
+    DATABASE_URL: opts.databaseUrl,
+    TENDON_PREFIX: opts.prefix,
+    LOG_LEVEL: "info",
+    ...opts.env,
+  };
+  const sessionLogs: ManagedProcess[] = [];
+  const gateways: ManagedProcess[] = [];
+  const harness: ManagedProcess[] = [];
+  const urls: string[] = [];
+  let counter = 0;
+
+  const startService = async (
+    name: ServiceName,
+    extraEnv: Record<string, string> = {},
+  ): Promise<ManagedProcess> => {
+    const n = ++counter;
+    const env = { ...base, ...opts.serviceEnv?.[name], ...extraEnv };
+    if (name === "gateway" && env.PORT === undefined) env.PORT = String(await freePort());
+    const proc = await spawnProcess({
+      name: `${name}-${n}`,
+      command: process.execPath,
+      args: ["--enable-source-maps", serviceEntry(name)],
+      env,
+      ready: READY,
+      readyTimeoutMs: 30_000,
+      ...(opts.onLine ? { onLine: (line: string) => opts.onLine?.(`${name}-${n}`, line) } : {}),
+    });
+    if (name === "session-log") sessionLogs.push(proc);
+    else if (name === "gateway") {
+      gateways.push(proc);
+      urls.push(`http://127.0.0.1:${env.PORT}`);
+    } else harness.push(proc);
+    return proc;
+  };
+
+  const all = () => [...harness, ...gateways, ...sessionLogs];
+  try {
+    // The first session-log migrates the database; the rest start in parallel after it.
+    await startService("session-log");
+    const rest: Promise<unknown>[] = [];
+    for (let i = 1; i < (opts.sessionLogs ?? 1); i++) rest.push(startService("session-log"));
+    for (let i = 0; i < (opts.gateways ?? 1); i++) {
+      rest.push(
+        startService(
+          "gateway",
+          i === 0 && opts.port !== undefined && opts.port !== 0 ? { PORT: String(opts.port) } : {},
+        ),
+      );
+    }
+    for (let i = 0; i < (opts.harnessWorkers ?? 1); i++) rest.push(startService("harness-worker"));
+    await Promise.all(rest);
+  } catch (err) {
+    await Promise.allSettled(all().map((p) => p.stop(5_000)));
+    throw err;
+  }
+
+  return {
+    get url() {
+      return urls[0]!;
+    },
+    urls,
+    sessionLogs,
+    gateways,
+    harness,
+    startService,
+    async stop() {
+      // Workers first (they hand back turns), then the edge, then the log.
+      await Promise.allSettled(harness.map((p) => p.stop(15_000)));
+      await Promise.allSettled(gateways.map((p) => p.stop(5_000)));
+      await Promise.allSettled(sessionLogs.map((p) => p.stop(5_000)));
+    },
+  };
+}
