@@ -140,15 +140,40 @@ function delivery(m: JsMsg, message: WakeMessage): WakeDelivery {
 export function consumeWakes(nc: NatsConnection, subjects: Subjects, opts: ConsumeOptions): WakeConsumer {
   const js = jetstream(nc);
   let stopping = false;
-  let inFlight = 0;
-  const running = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
 
+  const dispatch = (m: JsMsg) => {
+    let parsed: WakeMessage;
+    try {
+      parsed = WakeMessage.parse(decodeJson(m.data));
+    } catch (err) {
+      m.term("unparseable wake message");
+      opts.onPoison?.(err);
+      return;
+    }
+    const p = opts.handler(delivery(m, parsed)).catch((err: unknown) => opts.onError?.(err));
+    inFlight.add(p);
+    void p.finally(() => {
+      inFlight.delete(p);
+      slotFreed?.();
+    });
+  };
+
+  // One pull at a time, only while there is capacity: a worker never holds wake-ups it cannot
+  // start, so a paused process can sit on at most one (redelivered after ack_wait).
   const loop = async () => {
     let backoff = 100;
     while (!stopping) {
       try {
         const consumer = await js.consumers.get(subjects.wakeStream(), subjects.wakeConsumer());
         while (!stopping) {
+          while (inFlight.size >= opts.concurrency && !stopping) {
+            await new Promise<void>((r) => {
+              slotFreed = r;
+            });
+          }
+          if (stopping) break;
           const m = await consumer.next({ expires: opts.pullExpiresMs ?? 2_000 });
           backoff = 100;
           if (!m) continue;
@@ -156,20 +181,7 @@ export function consumeWakes(nc: NatsConnection, subjects: Subjects, opts: Consu
             m.nak();
             break;
           }
-          let parsed: WakeMessage;
-          try {
-            parsed = WakeMessage.parse(decodeJson(m.data));
-          } catch (err) {
-            m.term("unparseable wake message");
-            opts.onPoison?.(err);
-            continue;
-          }
-          inFlight++;
-          try {
-            await opts.handler(delivery(m, parsed));
-          } finally {
-            inFlight--;
-          }
+          dispatch(m);
         }
       } catch (err) {
         if (stopping) break;
@@ -179,18 +191,15 @@ export function consumeWakes(nc: NatsConnection, subjects: Subjects, opts: Consu
       }
     }
   };
-
-  for (let i = 0; i < opts.concurrency; i++) {
-    const p = loop();
-    running.add(p);
-    void p.finally(() => running.delete(p));
-  }
+  const running = loop();
 
   return {
     stop: async () => {
       stopping = true;
-      await Promise.allSettled([...running]);
+      slotFreed?.();
+      await running;
+      await Promise.allSettled([...inFlight]);
     },
-    inFlight: () => inFlight,
+    inFlight: () => inFlight.size,
   };
 }

@@ -101,7 +101,9 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     active.set(sessionId, run);
     try {
       const outcome = await run;
-      slog.debug("turn finished", { outcome, epoch: lease.epoch });
+      if (outcome === "fenced") {
+        slog.warn("fenced: another worker took over the session; stopped without writing", { epoch: lease.epoch });
+      } else slog.debug("turn finished", { outcome, epoch: lease.epoch });
       await d.ack();
     } catch (err) {
       slog.error("turn failed", { err: serializeError(err), delivery: d.deliveryCount });

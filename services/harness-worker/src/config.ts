@@ -30,7 +30,7 @@ export const Env = z
     HARNESS_MODEL_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(30_000),
     HARNESS_LEASE_TTL_MS: z.coerce.number().int().min(200).default(1_200),
     HARNESS_HEARTBEAT_MS: z.coerce.number().int().min(50).default(300),
-    HARNESS_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(30_000),
+    HARNESS_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(10_000),
     HARNESS_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
     HARNESS_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
     LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),

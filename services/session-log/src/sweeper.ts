@@ -2,7 +2,7 @@
  * The sweeper re-wakes sessions that should be running but have no live harness: their worker
  * died (its liveness row expired) or a wake-up was lost. One instance sweeps at a time
  * (transaction-scoped advisory lock); duplicate wake-ups from racing instances are dropped by
- * JetStream's msg-id dedupe (one per session per 5 s bucket and lease epoch).
+ * JetStream msg-id dedupe (one per session per 2 s bucket and lease epoch).
  */
 import { sql } from "@tendon/db";
 import { serializeError } from "@tendon/runtime";
@@ -34,7 +34,7 @@ export function startSweeper(ctx: HandlerContext): Sweeper {
       if (++passes % 300 === 0) await pruneWorkers(trx, 600_000);
       return findOrphans(trx, config.sweepGraceMs, 500);
     });
-    const bucket = Math.floor(clock.now().getTime() / 5_000);
+    const bucket = Math.floor(clock.now().getTime() / 2_000);
     for (const o of orphans) {
       await bus.enqueueWake({
         v: 1,

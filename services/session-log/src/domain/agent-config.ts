@@ -5,6 +5,7 @@
  */
 
 import type { McpServerParams, ModelParams, SkillParams } from "@tendon/contracts";
+import { isDeepStrictEqual } from "node:util";
 import {
   AGENT_TOOLSET_TYPE,
   type AgentConfig,
@@ -169,7 +170,7 @@ export function applyAgentUpdate(
         : (p.execution_identity ?? { type: "service_account" }),
     metadata: applyMetadataPatch(cur.metadata, p.metadata),
   };
-  return { config: next, changed: JSON.stringify(next) !== JSON.stringify(cur) };
+  return { config: next, changed: !isDeepStrictEqual(next, cur) };
 }
 
 /** `agent_with_overrides`: omit = inherit, null/[] = clear, value = full replacement (spec §7.2). */

@@ -2,7 +2,7 @@
  * Agents: create, retrieve (optionally a version), update with optimistic `version`, list,
  * archive, and the versions list.
  */
-import { type Agent, ConflictError, type Page, SessionLog, ValidationError } from "@tendon/contracts";
+import { type Agent, type AgentConfig, ConflictError, type Page, SessionLog, ValidationError } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
 import { applyAgentUpdate, resolveAgentConfig } from "../domain/agent-config.js";
 import { decodeCursor, encodeCursor } from "../domain/cursor.js";
@@ -42,7 +42,7 @@ export function registerAgentHandlers(ctx: HandlerContext, on: Registrar): void 
         );
       }
       const current = await agents.getAgentVersion(trx, id, head.current_version);
-      const { config, changed } = applyAgentUpdate(current.config as Agent, params);
+      const { config, changed } = applyAgentUpdate(current.config as AgentConfig, params);
       if (!changed) return toAgent(head, current);
       const version = head.current_version + 1;
       const now = clock.now();
