@@ -26,7 +26,7 @@ export default defineConfig({
   resolve: { conditions: ["@tendon/source", "node", "import", "default"] },
   ssr: { resolve: { conditions: ["@tendon/source", "node"], externalConditions: ["@tendon/source"] } },
   test: {
-    forbidOnly: true,
+    allowOnly: false,
     retry: 0,
     reporters: ["default"],
     projects: [

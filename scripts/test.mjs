@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Runs the whole test suite (after a build) and ends with one line CI can read:
+// Runs the whole test suite (after a build and a type check of the tests) and ends with one line CI can read:
 // "N passed, N failed". Exit code is vitest's.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
-const build = spawnSync("pnpm", ["-s", "build"], { stdio: "inherit" });
+const build = spawnSync("pnpm", ["-s", "typecheck"], { stdio: "inherit" });
 if (build.status !== 0) {
   console.log("0 passed, 1 failed");
   process.exit(build.status ?? 1);

@@ -2,7 +2,7 @@
  * SDK conformance: agents (versions, optimistic updates, pinning, archive), environments,
  * sessions (list filters, order, update, archive, delete), and the error envelope.
  */
-import Anthropic from "@anthropic-ai/sdk";
+import Anthropic, { type APIError } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -20,15 +20,19 @@ afterAll(async () => {
 
 const uniq = (tag: string) => `${tag}-${Math.random().toString(36).slice(2, 8)}`;
 
-async function expectApiError(p: Promise<unknown>, status: number, type: string): Promise<Anthropic.APIError> {
+async function expectApiError(p: Promise<unknown>, status: number, type: string): Promise<APIError> {
   const e = await p.then(
     () => undefined,
     (err: unknown) => err,
   );
   expect(e).toBeInstanceOf(Anthropic.APIError);
-  const err = e as Anthropic.APIError;
+  const err = e as APIError;
   expect(err.status).toBe(status);
-  expect(err.error).toMatchObject({ type: "error", error: { type, message: expect.any(String) }, request_id: expect.stringMatching(/^req_/) });
+  expect(err.error).toMatchObject({
+    type: "error",
+    error: { type, message: expect.any(String) },
+    request_id: expect.stringMatching(/^req_/),
+  });
   expect(err.requestID).toBe((err.error as { request_id: string }).request_id);
   return err;
 }
@@ -37,29 +41,50 @@ describe("agents", () => {
   it("versions on every effective update, pins sessions to a version, and rejects stale updates", async () => {
     const model = uniq("mock-ver");
     t.mock.script(model, { steps: [{ content: [{ type: "text", text: "ok" }] }], repeat_last: true });
-    const v1 = await client.beta.agents.create({ name: "versioned", model, system: "first", metadata: { team: "a" } });
-    const v2 = await client.beta.agents.update(v1.id, { version: 1, system: "second", metadata: { team: null, env: "prod" } });
+    const v1 = await client.beta.agents.create({
+      name: "versioned",
+      model,
+      system: "first",
+      metadata: { team: "a" },
+    });
+    const v2 = await client.beta.agents.update(v1.id, {
+      version: 1,
+      system: "second",
+      metadata: { team: null, env: "prod" },
+    });
     expect(v2).toMatchObject({ version: 2, system: "second", metadata: { env: "prod" } });
     const same = await client.beta.agents.update(v1.id, { system: "second" });
     expect(same.version).toBe(2);
 
-    const stale = await expectApiError(client.beta.agents.update(v1.id, { version: 1, system: "third" }), 409, "invalid_request_error");
+    const stale = await expectApiError(
+      client.beta.agents.update(v1.id, { version: 1, system: "third" }),
+      409,
+      "invalid_request_error",
+    );
     expect(stale.headers?.get("x-should-retry")).toBe("false");
 
-    expect(await client.beta.agents.retrieve(v1.id, { version: 1 })).toMatchObject({ version: 1, system: "first" });
+    expect(await client.beta.agents.retrieve(v1.id, { version: 1 })).toMatchObject({
+      version: 1,
+      system: "first",
+    });
     expect(await client.beta.agents.retrieve(v1.id)).toMatchObject({ version: 2, system: "second" });
     const versions: number[] = [];
     for await (const a of client.beta.agents.versions.list(v1.id)) versions.push(a.version);
     expect(versions).toEqual([2, 1]);
 
     const env = await client.beta.environments.create({ name: uniq("env") });
-    const pinned = await client.beta.sessions.create({ agent: { type: "agent", id: v1.id, version: 1 }, environment_id: env.id });
+    const pinned = await client.beta.sessions.create({
+      agent: { type: "agent", id: v1.id, version: 1 },
+      environment_id: env.id,
+    });
     expect(pinned.agent).toMatchObject({ id: v1.id, version: 1, system: "first" });
     const latest = await client.beta.sessions.create({ agent: v1.id, environment_id: env.id });
     expect(latest.agent).toMatchObject({ version: 2, system: "second" });
 
     const stream = await collect(client, pinned.id);
-    await client.beta.sessions.events.send(pinned.id, { events: [{ type: "user.message", content: [{ type: "text", text: "hi" }] }] });
+    await client.beta.sessions.events.send(pinned.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "hi" }] }],
+    });
     await stream.until(isEndTurn);
     stream.close();
     expect(t.mock.requests(model).at(-1)?.body).toMatchObject({ system: "first" });
@@ -80,7 +105,11 @@ describe("agents", () => {
     const archived = await client.beta.agents.archive(a.id);
     expect(archived.archived_at).toEqual(expect.any(String));
     const env = await client.beta.environments.create({ name: uniq("env") });
-    await expectApiError(client.beta.sessions.create({ agent: a.id, environment_id: env.id }), 400, "invalid_request_error");
+    await expectApiError(
+      client.beta.sessions.create({ agent: a.id, environment_id: env.id }),
+      400,
+      "invalid_request_error",
+    );
     const visible: string[] = [];
     for await (const x of client.beta.agents.list()) visible.push(x.id);
     expect(visible).not.toContain(a.id);
@@ -91,12 +120,20 @@ describe("agents", () => {
 
   it("validates tool and MCP references", async () => {
     await expectApiError(
-      client.beta.agents.create({ name: "x", model: "m", mcp_servers: [{ type: "url", name: "srv", url: "https://mcp.example.com" }] }),
+      client.beta.agents.create({
+        name: "x",
+        model: "m",
+        mcp_servers: [{ type: "url", name: "srv", url: "https://mcp.example.com" }],
+      }),
       400,
       "invalid_request_error",
     );
     await expectApiError(
-      client.beta.agents.create({ name: "x", model: "m", tools: [{ type: "mcp_toolset", mcp_server_name: "missing" }] }),
+      client.beta.agents.create({
+        name: "x",
+        model: "m",
+        tools: [{ type: "mcp_toolset", mcp_server_name: "missing" }],
+      }),
       400,
       "invalid_request_error",
     );
@@ -119,17 +156,32 @@ describe("environments", () => {
       description: "d",
       config: { type: "cloud", networking: { type: "limited", allowed_hosts: ["api.example.com"] } },
     });
-    expect(upd.config).toMatchObject({ networking: { type: "limited", allowed_hosts: ["api.example.com"], allow_mcp_servers: false } });
-    const change = await expectApiError(client.beta.environments.update(env.id, { config: { type: "self_hosted" } }), 400, "invalid_request_error");
-    expect((change.error as { error: { details?: { error_code?: string } } }).error.details?.error_code).toBe("invalid_config_type_change");
+    expect(upd.config).toMatchObject({
+      networking: { type: "limited", allowed_hosts: ["api.example.com"], allow_mcp_servers: false },
+    });
+    const change = await expectApiError(
+      client.beta.environments.update(env.id, { config: { type: "self_hosted" } }),
+      400,
+      "invalid_request_error",
+    );
+    expect((change.error as { error: { details?: { error_code?: string } } }).error.details?.error_code).toBe(
+      "invalid_config_type_change",
+    );
 
     const archived = await client.beta.environments.archive(env.id);
     expect(archived.archived_at).toEqual(expect.any(String));
     const agent = await client.beta.agents.create({ name: "a", model: "m" });
-    await expectApiError(client.beta.sessions.create({ agent: agent.id, environment_id: env.id }), 400, "invalid_request_error");
+    await expectApiError(
+      client.beta.sessions.create({ agent: agent.id, environment_id: env.id }),
+      400,
+      "invalid_request_error",
+    );
 
     const other = await client.beta.environments.create({ name: uniq("env") });
-    expect(await client.beta.environments.delete(other.id)).toEqual({ id: other.id, type: "environment_deleted" });
+    expect(await client.beta.environments.delete(other.id)).toEqual({
+      id: other.id,
+      type: "environment_deleted",
+    });
     await expectApiError(client.beta.environments.retrieve(other.id), 404, "not_found_error");
   });
 });
@@ -140,23 +192,30 @@ describe("sessions", () => {
     const agent = await client.beta.agents.create({ name: "lister", model: "m" });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await client.beta.sessions.create({ agent: agent.id, environment_id: env.id, title: `s${i}` })).id);
+      ids.push(
+        (await client.beta.sessions.create({ agent: agent.id, environment_id: env.id, title: `s${i}` })).id,
+      );
     }
     const desc: string[] = [];
     for await (const s of client.beta.sessions.list({ agent_id: agent.id, limit: 2 })) desc.push(s.id);
     expect(desc).toEqual([...ids].reverse());
     const asc: string[] = [];
-    for await (const s of client.beta.sessions.list({ agent_id: agent.id, order: "asc", limit: 2 })) asc.push(s.id);
+    for await (const s of client.beta.sessions.list({ agent_id: agent.id, order: "asc", limit: 2 }))
+      asc.push(s.id);
     expect(asc).toEqual(ids);
-    const page2 = await client.beta.sessions.list({ agent_id: agent.id, limit: 2 }).then((p) => p.getNextPage());
+    const page2 = await client.beta.sessions
+      .list({ agent_id: agent.id, limit: 2 })
+      .then((p) => p.getNextPage());
     expect(page2.data.map((s) => s.id)).toEqual([ids[0]]);
     expect((page2 as unknown as { prev_page: string | null }).prev_page).toEqual(expect.any(String));
 
     const idle: string[] = [];
-    for await (const s of client.beta.sessions.list({ agent_id: agent.id, statuses: ["idle"] })) idle.push(s.id);
+    for await (const s of client.beta.sessions.list({ agent_id: agent.id, statuses: ["idle"] }))
+      idle.push(s.id);
     expect(idle).toHaveLength(3);
     const running: string[] = [];
-    for await (const s of client.beta.sessions.list({ agent_id: agent.id, statuses: ["running"] })) running.push(s.id);
+    for await (const s of client.beta.sessions.list({ agent_id: agent.id, statuses: ["running"] }))
+      running.push(s.id);
     expect(running).toEqual([]);
 
     const updated = await client.beta.sessions.update(ids[0]!, { title: "renamed", metadata: { k: "v" } });
@@ -168,7 +227,9 @@ describe("sessions", () => {
     const archived = await client.beta.sessions.archive(ids[1]!);
     expect(archived).toMatchObject({ status: "terminated", archived_at: expect.any(String) });
     const refused = await expectApiError(
-      client.beta.sessions.events.send(ids[1]!, { events: [{ type: "user.message", content: [{ type: "text", text: "x" }] }] }),
+      client.beta.sessions.events.send(ids[1]!, {
+        events: [{ type: "user.message", content: [{ type: "text", text: "x" }] }],
+      }),
       409,
       "invalid_request_error",
     );
@@ -192,7 +253,11 @@ describe("errors", () => {
 
   async function envelope(res: Response, status: number, type: string) {
     expect(res.status).toBe(status);
-    const body = (await res.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+    const body = (await res.json()) as {
+      type: string;
+      error: { type: string; message: string };
+      request_id: string;
+    };
     expect(body).toMatchObject({ type: "error", error: { type, message: expect.any(String) } });
     expect(body.request_id).toBe(res.headers.get("request-id"));
     return body;
@@ -206,8 +271,14 @@ describe("errors", () => {
   it("missing or wrong credentials are 401; x-api-key works like a bearer token", async () => {
     const res = await fetch(`${t.stack.url}/v1/agents`);
     await envelope(res, 401, "authentication_error");
-    await expectApiError(new Anthropic({ baseURL: t.stack.url, apiKey: "sk-tnd-api-wrong", maxRetries: 0 }).beta.agents.list(), 401, "authentication_error");
-    const ok = await fetch(`${t.stack.url}/v1/agents`, { headers: { "x-api-key": t.apiKey, "anthropic-version": "2023-06-01" } });
+    await expectApiError(
+      new Anthropic({ baseURL: t.stack.url, apiKey: "sk-tnd-api-wrong", maxRetries: 0 }).beta.agents.list(),
+      401,
+      "authentication_error",
+    );
+    const ok = await fetch(`${t.stack.url}/v1/agents`, {
+      headers: { "x-api-key": t.apiKey, "anthropic-version": "2023-06-01" },
+    });
     expect(ok.status).toBe(200);
   });
 
@@ -236,11 +307,17 @@ describe("errors", () => {
   });
 
   it("wrong ids are 404", async () => {
-    await expectApiError(client.beta.sessions.retrieve("sesn_doesnotexist000000000000"), 404, "not_found_error");
+    await expectApiError(
+      client.beta.sessions.retrieve("sesn_doesnotexist000000000000"),
+      404,
+      "not_found_error",
+    );
     await expectApiError(client.beta.agents.retrieve("agent_nope"), 404, "not_found_error");
     await expectApiError(client.beta.environments.retrieve("not-even-an-id"), 404, "not_found_error");
     await expectApiError(client.beta.sessions.events.list("sesn_missing00000000"), 404, "not_found_error");
-    const res = await fetch(`${t.stack.url}/v1/nothing-here`, { headers: { authorization: `Bearer ${t.apiKey}` } });
+    const res = await fetch(`${t.stack.url}/v1/nothing-here`, {
+      headers: { authorization: `Bearer ${t.apiKey}` },
+    });
     await envelope(res, 404, "not_found_error");
   });
 

@@ -34,24 +34,42 @@ describe("custom tools", () => {
     const model = uniqueModel("tool");
     t.mock.script(model, {
       steps: [
-        { content: [{ type: "text", text: "Let me check." }, { type: "tool_use", name: "get_weather", input: { city: "Paris" } }] },
+        {
+          content: [
+            { type: "text", text: "Let me check." },
+            { type: "tool_use", name: "get_weather", input: { city: "Paris" } },
+          ],
+        },
         { content: [{ type: "text", text: "It is sunny in Paris." }] },
       ],
     });
     const session = await newSession(model, [
-      { type: "custom", name: "get_weather", description: "Weather for a city", input_schema: { type: "object", properties: { city: { type: "string" } } } },
+      {
+        type: "custom",
+        name: "get_weather",
+        description: "Weather for a city",
+        input_schema: { type: "object", properties: { city: { type: "string" } } },
+      },
     ]);
     const stream = await collect(client, session.id);
     await client.beta.sessions.events.send(session.id, { events: [say("Weather in Paris?")] });
     const first = await stream.until((e) => e.type === "session.status_idle");
-    const use = first.find((e) => e.type === "agent.custom_tool_use") as Anthropic.Beta.Sessions.BetaManagedAgentsAgentCustomToolUseEvent;
+    const use = first.find(
+      (e) => e.type === "agent.custom_tool_use",
+    ) as Anthropic.Beta.Sessions.BetaManagedAgentsAgentCustomToolUseEvent;
     expect(use).toMatchObject({ name: "get_weather", input: { city: "Paris" } });
     const idle = first.at(-1) as Anthropic.Beta.Sessions.BetaManagedAgentsSessionStatusIdleEvent;
     expect(idle.stop_reason).toEqual({ type: "requires_action", event_ids: [use.id] });
     expect((await client.beta.sessions.retrieve(session.id)).status).toBe("idle");
 
     await client.beta.sessions.events.send(session.id, {
-      events: [{ type: "user.custom_tool_result", custom_tool_use_id: use.id, content: [{ type: "text", text: "sunny, 24°C" }] }],
+      events: [
+        {
+          type: "user.custom_tool_result",
+          custom_tool_use_id: use.id,
+          content: [{ type: "text", text: "sunny, 24°C" }],
+        },
+      ],
     });
     const all = await stream.until(isEndTurn);
     stream.close();
@@ -66,17 +84,27 @@ describe("custom tools", () => {
     ]);
     // The model got the result paired with its call (the call's id is the event id).
     const second = t.mock.requests(model)[1]?.body as { messages: Array<{ role: string; content: unknown }> };
-    expect(second.messages.at(-2)).toMatchObject({ role: "assistant", content: [{ type: "text" }, { type: "tool_use", id: use.id, name: "get_weather" }] });
+    expect(second.messages.at(-2)).toMatchObject({
+      role: "assistant",
+      content: [{ type: "text" }, { type: "tool_use", id: use.id, name: "get_weather" }],
+    });
     expect(second.messages.at(-1)).toMatchObject({
       role: "user",
-      content: [{ type: "tool_result", tool_use_id: use.id, content: [{ type: "text", text: "sunny, 24°C" }] }],
+      content: [
+        { type: "tool_result", tool_use_id: use.id, content: [{ type: "text", text: "sunny, 24°C" }] },
+      ],
     });
 
     // A second answer to the same call is refused with 400 (not 409: the SDK would retry that).
     const again = await client.beta.sessions.events
-      .send(session.id, { events: [{ type: "user.custom_tool_result", custom_tool_use_id: use.id, content: [] }] })
+      .send(session.id, {
+        events: [{ type: "user.custom_tool_result", custom_tool_use_id: use.id, content: [] }],
+      })
       .catch((e: unknown) => e);
-    expect(again).toMatchObject({ status: 400, error: { type: "error", error: { type: "invalid_request_error" } } });
+    expect(again).toMatchObject({
+      status: 400,
+      error: { type: "error", error: { type: "invalid_request_error" } },
+    });
   });
 });
 
@@ -85,7 +113,9 @@ describe("interrupts", () => {
     const model = uniqueModel("slow");
     // The first attempt hangs until the client aborts it; the interrupted call leaves no assistant
     // turn, so the next request is step 0 again and gets the answer.
-    t.mock.script(model, { steps: [{ content: [{ type: "text", text: "after the interrupt" }], failures: [{ hang: true }] }] });
+    t.mock.script(model, {
+      steps: [{ content: [{ type: "text", text: "after the interrupt" }], failures: [{ hang: true }] }],
+    });
     const session = await newSession(model);
     const stream = await collect(client, session.id);
     await client.beta.sessions.events.send(session.id, { events: [say("take your time")] });
@@ -105,22 +135,28 @@ describe("interrupts", () => {
     expect(got.some((e) => e.type === "agent.message")).toBe(false);
 
     await client.beta.sessions.events.send(session.id, { events: [say("now answer")] });
-    const after = await stream.until((e, all) => all.filter(isEndTurn).length === 2);
+    const after = await stream.until((_e, all) => all.filter(isEndTurn).length === 2);
     stream.close();
-    expect(after.filter((e) => e.type === "agent.message").at(-1)).toMatchObject({ content: [{ text: "after the interrupt" }] });
+    expect(after.filter((e) => e.type === "agent.message").at(-1)).toMatchObject({
+      content: [{ text: "after the interrupt" }],
+    });
   });
 });
 
 describe("model failures", () => {
   it("retries 529s visibly (error + rescheduled) and completes", async () => {
     const model = uniqueModel("flaky");
-    t.mock.script(model, { steps: [{ content: [{ type: "text", text: "made it" }], failures: [{ status: 529 }, { status: 429 }] }] });
+    t.mock.script(model, {
+      steps: [{ content: [{ type: "text", text: "made it" }], failures: [{ status: 529 }, { status: 429 }] }],
+    });
     const session = await newSession(model);
     const stream = await collect(client, session.id);
     await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
     const got = await stream.until(isEndTurn);
     stream.close();
-    const errors = got.filter((e) => e.type === "session.error") as Anthropic.Beta.Sessions.BetaManagedAgentsSessionErrorEvent[];
+    const errors = got.filter(
+      (e) => e.type === "session.error",
+    ) as Anthropic.Beta.Sessions.BetaManagedAgentsSessionErrorEvent[];
     expect(errors.map((e) => [e.error.type, e.error.retry_status.type])).toEqual([
       ["model_overloaded_error", "retrying"],
       ["model_rate_limited_error", "retrying"],
@@ -133,7 +169,12 @@ describe("model failures", () => {
   it("gives up after the retry budget: error exhausted and idle(retries_exhausted)", async () => {
     const model = uniqueModel("down");
     t.mock.script(model, {
-      steps: [{ content: [{ type: "text", text: "never" }], failures: [{ status: 529 }, { status: 529 }, { status: 529 }, { status: 529 }, { status: 529 }] }],
+      steps: [
+        {
+          content: [{ type: "text", text: "never" }],
+          failures: [{ status: 529 }, { status: 529 }, { status: 529 }, { status: 529 }, { status: 529 }],
+        },
+      ],
     });
     const session = await newSession(model);
     const stream = await collect(client, session.id);
@@ -142,14 +183,28 @@ describe("model failures", () => {
     stream.close();
     const last = got.at(-1) as Anthropic.Beta.Sessions.BetaManagedAgentsSessionStatusIdleEvent;
     expect(last.stop_reason).toEqual({ type: "retries_exhausted" });
-    const errors = got.filter((e) => e.type === "session.error") as Anthropic.Beta.Sessions.BetaManagedAgentsSessionErrorEvent[];
-    expect(errors.map((e) => e.error.retry_status.type)).toEqual(["retrying", "retrying", "retrying", "exhausted"]);
+    const errors = got.filter(
+      (e) => e.type === "session.error",
+    ) as Anthropic.Beta.Sessions.BetaManagedAgentsSessionErrorEvent[];
+    expect(errors.map((e) => e.error.retry_status.type)).toEqual([
+      "retrying",
+      "retrying",
+      "retrying",
+      "exhausted",
+    ]);
     expect(t.mock.requests(model)).toHaveLength(4);
   });
 
   it("a stream dropped mid-reply is retried and the reply is stored once", async () => {
     const model = uniqueModel("drop");
-    t.mock.script(model, { steps: [{ content: [{ type: "text", text: "one two three four five six" }], failures: [{ drop_after_chunks: 2 }] }] });
+    t.mock.script(model, {
+      steps: [
+        {
+          content: [{ type: "text", text: "one two three four five six" }],
+          failures: [{ drop_after_chunks: 2 }],
+        },
+      ],
+    });
     const session = await newSession(model);
     const stream = await collect(client, session.id);
     await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
@@ -171,9 +226,15 @@ describe("previews", () => {
     await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
     const got = await stream.until(isEndTurn);
     stream.close();
-    const start = got.find((e) => e.type === "event_start") as Anthropic.Beta.Sessions.BetaManagedAgentsStartEvent;
-    const deltas = got.filter((e) => e.type === "event_delta") as Anthropic.Beta.Sessions.BetaManagedAgentsDeltaEvent[];
-    const message = got.find((e) => e.type === "agent.message") as Anthropic.Beta.Sessions.BetaManagedAgentsAgentMessageEvent;
+    const start = got.find(
+      (e) => e.type === "event_start",
+    ) as Anthropic.Beta.Sessions.BetaManagedAgentsStartEvent;
+    const deltas = got.filter(
+      (e) => e.type === "event_delta",
+    ) as Anthropic.Beta.Sessions.BetaManagedAgentsDeltaEvent[];
+    const message = got.find(
+      (e) => e.type === "agent.message",
+    ) as Anthropic.Beta.Sessions.BetaManagedAgentsAgentMessageEvent;
     expect(start.event).toEqual({ type: "agent.message", id: message.id });
     expect(deltas.length).toBeGreaterThan(1);
     expect(deltas.map((d) => d.delta.content.text).join("")).toBe(text);
@@ -195,7 +256,7 @@ describe("event list", () => {
     const stream = await collect(client, session.id);
     for (let i = 0; i < 3; i++) {
       await client.beta.sessions.events.send(session.id, { events: [say(`m${i}`)] });
-      await stream.until((e, all) => all.filter(isEndTurn).length === i + 1);
+      await stream.until((_e, all) => all.filter(isEndTurn).length === i + 1);
     }
     stream.close();
     const all: string[] = [];
@@ -207,11 +268,13 @@ describe("event list", () => {
     expect(firstPage.next_page).toEqual(expect.any(String));
 
     const messages: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id, { types: ["user.message"], limit: 2 })) messages.push(e.type);
+    for await (const e of client.beta.sessions.events.list(session.id, { types: ["user.message"], limit: 2 }))
+      messages.push(e.type);
     expect(messages).toEqual(["user.message", "user.message", "user.message"]);
 
     const desc: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id, { order: "desc", limit: 5 })) desc.push(e.id);
+    for await (const e of client.beta.sessions.events.list(session.id, { order: "desc", limit: 5 }))
+      desc.push(e.id);
     expect(desc).toEqual([...all].reverse());
 
     const last = await client.beta.sessions.events.list(session.id, { limit: 1000 });

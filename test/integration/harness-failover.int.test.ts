@@ -35,7 +35,9 @@ async function slowSession(tag: string, text: string) {
   return { model, session };
 }
 
-async function holder(sessionId: string): Promise<{ proc: ManagedProcess; other: ManagedProcess; epoch: number }> {
+async function holder(
+  sessionId: string,
+): Promise<{ proc: ManagedProcess; other: ManagedProcess; epoch: number }> {
   const lease = await waitFor(async () => {
     const l = await logs.lease(sessionId);
     return l.owner ? l : undefined;
@@ -51,7 +53,9 @@ describe("harness failover", () => {
     const text = words(40);
     const { model, session } = await slowSession("kill", text);
     const stream = await collect(client, session.id, { event_deltas: ["agent.message"] });
-    await client.beta.sessions.events.send(session.id, { events: [{ type: "user.message", content: [{ type: "text", text: "go" }] }] });
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "go" }] }],
+    });
     // Mid-stream: the reply has started arriving.
     await stream.until((_, all) => all.filter((e) => e.type === "event_delta").length >= 3);
     const { proc, other } = await holder(session.id);
@@ -60,7 +64,10 @@ describe("harness failover", () => {
 
     const got = await stream.until(isEndTurn, 30_000);
     stream.close();
-    const persisted = got.filter((e) => e.type !== "event_start" && e.type !== "event_delta") as Array<{ id: string; type: string }>;
+    const persisted = got.filter((e) => e.type !== "event_start" && e.type !== "event_delta") as Array<{
+      id: string;
+      type: string;
+    }>;
     expect(new Set(persisted.map((e) => e.id)).size).toBe(persisted.length);
 
     const rows = await logs.events(session.id);
@@ -94,12 +101,17 @@ describe("harness failover", () => {
     const text = words(30);
     const { session } = await slowSession("stop", text);
     const stream = await collect(client, session.id, { event_deltas: ["agent.message"] });
-    await client.beta.sessions.events.send(session.id, { events: [{ type: "user.message", content: [{ type: "text", text: "go" }] }] });
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: "user.message", content: [{ type: "text", text: "go" }] }],
+    });
     await stream.until((_, all) => all.filter((e) => e.type === "event_delta").length >= 2);
     const { proc, epoch } = await holder(session.id);
     proc.kill("SIGSTOP");
     try {
-      await waitFor(async () => (await logs.lease(session.id)).epoch > epoch, { timeoutMs: 15_000, message: "takeover" });
+      await waitFor(async () => (await logs.lease(session.id)).epoch > epoch, {
+        timeoutMs: 15_000,
+        message: "takeover",
+      });
       await stream.until(isEndTurn, 30_000);
       const before = await logs.events(session.id);
       expect(before.filter((r) => r.type === "agent.message")).toHaveLength(1);

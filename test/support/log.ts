@@ -14,7 +14,10 @@ export interface LoggedRow {
 
 export class LogReader {
   private readonly pool: pg.Pool;
-  constructor(databaseUrl: string, private readonly schema = "session_log") {
+  constructor(
+    databaseUrl: string,
+    private readonly schema = "session_log",
+  ) {
     this.pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
     this.pool.on("error", () => {});
   }
