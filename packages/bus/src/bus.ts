@@ -46,6 +46,10 @@ export interface Bus {
   ensureWakeConsumer(cfg?: WakeQueueConfig): Promise<void>;
   enqueueWake(msg: WakeMessage): Promise<{ duplicate: boolean }>;
   consumeWakes(opts: ConsumeOptions): WakeConsumer;
+  /** Tells long-polling work pollers of an environment that an item was queued. */
+  notifyWorkAvailable(environmentId: string): void;
+  /** Resolves when work is signalled for the environment, or after `timeoutMs`. */
+  waitForWork(environmentId: string, timeoutMs: number): { ready: Promise<void>; cancel(): void };
   /** Largest payload the server accepts, in bytes. */
   maxPayload(): number;
   /** Flushes pending publishes and closes. */
@@ -65,6 +69,22 @@ export function bindBus(nc: NatsConnection, prefix: string): Bus {
     ensureWakeConsumer: (cfg) => ensureWakeConsumer(nc, s, cfg),
     enqueueWake: (msg) => enqueueWake(nc, s, msg),
     consumeWakes: (opts) => consumeWakes(nc, s, opts),
+    notifyWorkAvailable: (environmentId) => nc.publish(s.workAvailable(environmentId)),
+    waitForWork: (environmentId, timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      let done!: () => void;
+      const ready = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      const sub = nc.subscribe(s.workAvailable(environmentId), { max: 1, callback: () => finish() });
+      const finish = () => {
+        if (timer) clearTimeout(timer);
+        sub.unsubscribe();
+        done();
+      };
+      timer = setTimeout(finish, timeoutMs);
+      return { ready, cancel: finish };
+    },
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     close: async () => {
       if (nc.isClosed()) return;

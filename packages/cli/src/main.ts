@@ -13,7 +13,9 @@ const HELP = `tendon — run and operate Tendon
 Usage:
   tendon dev [--verbose]          run the whole stack locally (NATS, Postgres, all services, mock model)
   tendon migrate                  apply database migrations (DATABASE_URL)
-  tendon keys create [--name N]   mint an API key (NATS_URL, TENDON_PREFIX) [--json]
+  tendon keys create [--name N] [--environment env_...] [--json]
+                                  mint an API key, or an environment key for a self-hosted
+                                  environment's workers (NATS_URL, TENDON_PREFIX)
   tendon help                     this text
 
 Environment: NATS_URL, DATABASE_URL, TENDON_PREFIX (default "tendon"), PORT (dev gateway, default 8080),
@@ -59,7 +61,11 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { name: { type: "string", default: "cli" }, json: { type: "boolean" } },
+        options: {
+          name: { type: "string", default: "cli" },
+          environment: { type: "string" },
+          json: { type: "boolean" },
+        },
       });
       if (positionals[0] !== "create")
         fail(`unknown keys command "${positionals[0] ?? ""}"; try "tendon keys create"`);

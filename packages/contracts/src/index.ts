@@ -2,6 +2,7 @@ export * from "./api/agents.js";
 export * from "./api/environments.js";
 export * from "./api/events.js";
 export * from "./api/sessions.js";
+export * from "./api/work.js";
 export * from "./bus/endpoints.js";
 export * from "./bus/messages.js";
 export * from "./bus/subjects.js";

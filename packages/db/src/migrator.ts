@@ -7,9 +7,11 @@ import { type Migration, type MigrationProvider, type MigrationResultSet, Migrat
 import type { Db } from "./db.js";
 import { ensureSchema } from "./db.js";
 import * as m0001 from "./migrations/0001_session_log.js";
+import * as m0002 from "./migrations/0002_work_queue.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001_session_log": m0001,
+  "0002_work_queue": m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

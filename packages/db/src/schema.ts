@@ -97,6 +97,33 @@ export interface HarnessWorkersTable {
   started_at: Timestamp;
 }
 
+export interface WorkItemsTable {
+  id: string;
+  environment_id: string;
+  session_id: string;
+  state: string;
+  metadata: Json<Record<string, string>>;
+  created_at: Timestamp;
+  /** Handed out by a poll and not yet acknowledged ("pending"); reclaimable after a while. */
+  polled_at: NullableTimestamp;
+  polled_by: string | null;
+  acknowledged_at: NullableTimestamp;
+  started_at: NullableTimestamp;
+  latest_heartbeat_at: NullableTimestamp;
+  /** The exact `last_heartbeat` string returned to the worker (it echoes it back byte for byte). */
+  last_heartbeat: string | null;
+  lease_expires_at: NullableTimestamp;
+  ttl_seconds: ColumnType<number, number | undefined, number>;
+  stop_requested_at: NullableTimestamp;
+  stopped_at: NullableTimestamp;
+}
+
+export interface WorkPollersTable {
+  environment_id: string;
+  worker_id: string;
+  last_seen: Timestamp;
+}
+
 export interface Database {
   api_keys: ApiKeysTable;
   agents: AgentsTable;
@@ -105,6 +132,8 @@ export interface Database {
   sessions: SessionsTable;
   events: EventsTable;
   harness_workers: HarnessWorkersTable;
+  work_items: WorkItemsTable;
+  work_pollers: WorkPollersTable;
 }
 
 export type SessionRow = Selectable<SessionsTable>;
@@ -114,4 +143,5 @@ export type SessionUpdate = Updateable<SessionsTable>;
 export type AgentVersionRow = Selectable<AgentVersionsTable>;
 export type EnvironmentRow = Selectable<EnvironmentsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type WorkItemRow = Selectable<WorkItemsTable>;
 export type { Generated };

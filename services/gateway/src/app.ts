@@ -3,15 +3,17 @@
  * SSE streams and one wide log line per request.
  */
 import type { Bus } from "@tendon/bus";
-import { AppError, ID_PREFIX, type Principal } from "@tendon/contracts";
+import { AppError, ID_PREFIX } from "@tendon/contracts";
 import { type Logger, randomBase62, serializeError } from "@tendon/runtime";
 import Fastify, { type FastifyInstance } from "fastify";
+import { createAccess } from "./http/access.js";
 import { createAuthenticator } from "./http/auth.js";
 import { sendError, toHttpError } from "./http/errors.js";
 import { parseQuery } from "./http/query.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerResourceRoutes } from "./routes/resources.js";
 import { registerStreamRoutes, type StreamRegistry } from "./routes/stream.js";
+import { registerWorkRoutes } from "./routes/work.js";
 
 export interface GatewayConfig {
   host: string;
@@ -39,10 +41,6 @@ export interface Gateway {
 
 /** Headroom for the request envelope around a body forwarded over NATS. */
 const NATS_ENVELOPE_BYTES = 16 * 1024;
-
-function canReadSession(p: Principal, sessionId: string): boolean {
-  return p.type === "api_key" || (p.type === "session_token" && p.session_id === sessionId);
-}
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { bus, log, config } = deps;
@@ -117,14 +115,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return reply.code(ok ? 200 : 503).send({ ok });
   });
 
-  registerResourceRoutes(app, bus);
-  registerEventRoutes(app, bus);
+  const access = createAccess(bus);
+  registerResourceRoutes(app, bus, access);
+  registerEventRoutes(app, bus, access);
+  registerWorkRoutes(app, bus, access);
   const streams = registerStreamRoutes(
     app,
     bus,
     log,
     { pingMs: config.ssePingMs, maxBufferedBytes: config.sseMaxBufferedBytes },
-    canReadSession,
+    (p, id) => access.session(p, id),
   );
 
   return {

@@ -102,7 +102,9 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     try {
       const outcome = await run;
       if (outcome === "fenced") {
-        slog.warn("fenced: another worker took over the session; stopped without writing", { epoch: lease.epoch });
+        slog.warn("fenced: another worker took over the session; stopped without writing", {
+          epoch: lease.epoch,
+        });
       } else slog.debug("turn finished", { outcome, epoch: lease.epoch });
       await d.ack();
     } catch (err) {

@@ -15,7 +15,7 @@ import {
 import { createHarnessWorker } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createAnthropicModel } from "./model/anthropic.js";
-import { customToolDefinitions } from "./turn/context.js";
+import { agentToolDefinitions } from "./turn/tools.js";
 
 const cfg = loadConfig(process.env);
 const workerId = randomIds.next("worker");
@@ -55,7 +55,7 @@ try {
       modelBackoffBaseMs: cfg.HARNESS_MODEL_BACKOFF_BASE_MS,
       modelBackoffMaxMs: cfg.HARNESS_MODEL_BACKOFF_MAX_MS,
       busRetry: { attempts: 8, baseMs: 100, maxMs: 2_000 },
-      tools: customToolDefinitions,
+      tools: agentToolDefinitions,
     },
   });
   await worker.start();

@@ -14,6 +14,7 @@ import { registerEventHandlers } from "./handlers/events.js";
 import { registerHarnessHandlers } from "./handlers/harness.js";
 import type { Registrar } from "./handlers/registrar.js";
 import { registerSessionHandlers } from "./handlers/sessions.js";
+import { registerWorkHandlers } from "./handlers/work.js";
 import { type Sweeper, startSweeper } from "./sweeper.js";
 
 export interface SessionLogDeps {
@@ -100,6 +101,7 @@ export function createSessionLog(deps: SessionLogDeps): SessionLogService {
       registerSessionHandlers(ctx, on);
       registerEventHandlers(ctx, on);
       registerHarnessHandlers(ctx, on);
+      registerWorkHandlers(ctx, on);
       await bus.nc.flush();
       if (deps.config.sweepIntervalMs > 0) sweeper = startSweeper(ctx);
       log.info("session-log started", { prefix: bus.subjects.prefix });

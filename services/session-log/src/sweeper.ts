@@ -8,6 +8,7 @@ import { sql } from "@tendon/db";
 import { serializeError } from "@tendon/runtime";
 import type { HandlerContext } from "./context.js";
 import { findOrphans } from "./store/sessions.repo.js";
+import { requeueExpired } from "./store/work.repo.js";
 import { pruneWorkers } from "./store/workers.repo.js";
 
 const LOCK_KEY = 0x7e4d0_5eed;
@@ -26,14 +27,18 @@ export function startSweeper(ctx: HandlerContext): Sweeper {
   let passes = 0;
 
   const sweepOnce = async (): Promise<number> => {
-    const orphans = await db.kysely.transaction().execute(async (trx) => {
+    const { orphans, requeued } = await db.kysely.transaction().execute(async (trx) => {
       const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${LOCK_KEY}) as ok`.execute(
         trx,
       );
-      if (!lock.rows[0]?.ok) return [];
+      if (!lock.rows[0]?.ok) return { orphans: [], requeued: [] };
       if (++passes % 300 === 0) await pruneWorkers(trx, 600_000);
-      return findOrphans(trx, config.sweepGraceMs, 500);
+      const requeued = await requeueExpired(trx, clock.now());
+      return { orphans: await findOrphans(trx, config.sweepGraceMs, 500), requeued };
     });
+    for (const env of new Set(requeued.map((r) => r.environment_id))) bus.notifyWorkAvailable(env);
+    if (requeued.length > 0)
+      log.info("work items re-queued after their lease lapsed", { count: requeued.length });
     const bucket = Math.floor(clock.now().getTime() / 2_000);
     for (const o of orphans) {
       await bus.enqueueWake({

@@ -14,6 +14,10 @@ import type { AppendContext, AppendPlan } from "./domain/admission.js";
 import type { SessionState } from "./domain/projection.js";
 import { insertEvents } from "./store/events.repo.js";
 import { getSession, saveProjection } from "./store/sessions.repo.js";
+import { ensureLiveItem } from "./store/work.repo.js";
+
+/** Events after which a self-hosted session needs a worker attached. */
+const NEEDS_WORKER = new Set(["user.message", "agent.tool_use", "user.tool_confirmation"]);
 
 export interface LockedSession {
   trx: Transaction<Database>;
@@ -40,7 +44,7 @@ export async function writeSession<T>(
 ): Promise<T> {
   const { db, clock, ids, effects } = ctx;
   const now = clock.now();
-  const { outcome, plan } = await db.kysely.transaction().execute(async (trx) => {
+  const { outcome, plan, queued } = await db.kysely.transaction().execute(async (trx) => {
     const row = await getSession(trx, sessionId, { forUpdate: true });
     const selfHosted = isSelfHosted(row);
     const locked: LockedSession = {
@@ -67,8 +71,18 @@ export async function writeSession<T>(
         releaseLease: true,
       });
     }
-    return { outcome, plan: p };
+    let queued = false;
+    if (
+      selfHosted &&
+      p &&
+      p.state.status !== "terminated" &&
+      p.events.some((e) => NEEDS_WORKER.has(e.event.type))
+    ) {
+      queued = await ensureLiveItem(trx, sessionId, row.environment_id, ids.next("work"), now);
+    }
+    return { outcome, plan: p, queued: queued ? row.environment_id : undefined };
   });
+  if (queued) ctx.bus.notifyWorkAvailable(queued);
   if (plan && plan.events.length > 0) {
     await effects.committed(
       sessionId,

@@ -23,6 +23,14 @@ import {
   SessionStatus,
   SessionUpdateParams,
 } from "../api/sessions.js";
+import {
+  EnvironmentKey,
+  Work,
+  WorkHeartbeat,
+  WorkListQuery,
+  WorkStats,
+  WorkUpdateParams,
+} from "../api/work.js";
 import { EnvironmentId, EventId, PageOf, SessionId } from "../common.js";
 import { WireError } from "../errors.js";
 
@@ -234,6 +242,60 @@ export const SessionLog = {
     }),
     Empty,
   ),
+  workClaim: endpoint(
+    SL,
+    "work.claim",
+    z.object({
+      environment_id: z.string(),
+      worker_id: z.string().max(256),
+      reclaim_older_than_ms: z.number().int().min(0),
+    }),
+    z.object({ work: Work.nullable() }),
+  ),
+  workAck: endpoint(SL, "work.ack", z.object({ environment_id: z.string(), work_id: z.string() }), Work),
+  workHeartbeat: endpoint(
+    SL,
+    "work.heartbeat",
+    z.object({
+      environment_id: z.string(),
+      work_id: z.string(),
+      expected_last_heartbeat: z.string(),
+      desired_ttl_seconds: z.number().int().optional(),
+    }),
+    WorkHeartbeat,
+  ),
+  workStop: endpoint(
+    SL,
+    "work.stop",
+    z.object({ environment_id: z.string(), work_id: z.string(), force: z.boolean() }),
+    Work,
+  ),
+  workRetrieve: endpoint(
+    SL,
+    "work.retrieve",
+    z.object({ environment_id: z.string(), work_id: z.string() }),
+    Work,
+  ),
+  workUpdate: endpoint(
+    SL,
+    "work.update",
+    z.object({ environment_id: z.string(), work_id: z.string(), params: WorkUpdateParams }),
+    Work,
+  ),
+  workList: endpoint(
+    SL,
+    "work.list",
+    z.object({ environment_id: z.string(), query: WorkListQuery }),
+    PageOf(Work),
+  ),
+  workStats: endpoint(SL, "work.stats", z.object({ environment_id: z.string() }), WorkStats),
+  environmentKeysCreate: endpoint(
+    SL,
+    "environments.keys.create",
+    z.object({ environment_id: z.string(), name: z.string() }),
+    EnvironmentKey,
+  ),
+
   workersHeartbeat: endpoint(
     SL,
     "workers.heartbeat",

@@ -6,6 +6,7 @@
  *   tendon.rpc.<service>.<op>        core request/reply, queue group per service
  *   tendon.live.<sessionId>          best-effort fan-out of committed events and previews
  *   tendon.wake.<sessionId>          JetStream work queue of wake-ups (stream <PREFIX>_WAKE)
+ *   tendon.work.<environmentId>      "work queued" signal for long-polling self-hosted pollers
  */
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -36,6 +37,8 @@ export interface Subjects {
   wakeAll(): string;
   wakeStream(): string;
   wakeConsumer(): string;
+  /** Signals long-polling work pollers of an environment that an item was queued. */
+  workAvailable(environmentId: string): string;
 }
 
 export function subjects(prefix: string): Subjects {
@@ -50,5 +53,6 @@ export function subjects(prefix: string): Subjects {
     wakeAll: () => `${prefix}.wake.*`,
     wakeStream: () => streamName(prefix, "WAKE"),
     wakeConsumer: () => "harness",
+    workAvailable: (environmentId) => `${prefix}.work.${token(environmentId)}`,
   };
 }

@@ -50,8 +50,11 @@ export function createAuthenticator(bus: Bus, opts: { cacheMs: number; maxEntrie
       }
       try {
         const { principal } = await bus.request(SessionLog.authVerify, { key });
-        if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-        cache.set(h, { principal, expires: now + opts.cacheMs });
+        // Sessions tokens die with their work item, so they are checked on every request.
+        if (principal.type !== "session_token") {
+          if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+          cache.set(h, { principal, expires: now + opts.cacheMs });
+        }
         return principal;
       } catch (e) {
         if (e instanceof AppError && e.code === "authentication") {

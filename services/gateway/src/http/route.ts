@@ -22,7 +22,7 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   query?: Q;
   body?: B;
   /** Who may call it. @default only API keys */
-  allow?: (p: Principal, params: z.output<P>) => boolean;
+  allow?: (p: Principal, params: z.output<P>) => boolean | Promise<boolean>;
   handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
 }
 
@@ -46,7 +46,7 @@ export function addRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
       const principal = req.principal;
       if (!principal) throw new AppError("authentication", "missing API key");
       const params = parsePart(spec.params, req.params, "path");
-      if (!(spec.allow ?? apiKeysOnly)(principal, params)) {
+      if (!(await (spec.allow ?? apiKeysOnly)(principal, params))) {
         throw new AppError("permission", "this credential is not allowed to call this endpoint");
       }
       const query = parsePart(spec.query, req.query, "query");

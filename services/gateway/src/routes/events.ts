@@ -5,6 +5,7 @@ import type { Bus } from "@tendon/bus";
 import { EventListQuery, SendEventsParams, SessionLog } from "@tendon/contracts";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { Access } from "../http/access.js";
 import { asArray } from "../http/query.js";
 import { addRoute } from "../http/route.js";
 import { IdParam } from "./resources.js";
@@ -14,12 +15,13 @@ const EventListQueryIn = z.preprocess(
   EventListQuery,
 );
 
-export function registerEventRoutes(app: FastifyInstance, bus: Bus): void {
+export function registerEventRoutes(app: FastifyInstance, bus: Bus, access: Access): void {
   addRoute(app, {
     method: "POST",
     url: "/v1/sessions/:id/events",
     params: IdParam,
     body: SendEventsParams,
+    allow: (p, params) => access.session(p, params.id),
     handler: ({ params, body, req }) => {
       const idem = req.headers["idempotency-key"];
       return bus.request(
@@ -36,6 +38,7 @@ export function registerEventRoutes(app: FastifyInstance, bus: Bus): void {
     url: "/v1/sessions/:id/events",
     params: IdParam,
     query: EventListQueryIn,
+    allow: (p, params) => access.session(p, params.id),
     handler: ({ params, query }) => bus.request(SessionLog.eventsList, { session_id: params.id, query }),
   });
 }

@@ -18,6 +18,7 @@ import {
 } from "@tendon/contracts";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import type { Access } from "../http/access.js";
 import { asArray } from "../http/query.js";
 import { addRoute } from "../http/route.js";
 
@@ -32,7 +33,7 @@ const SessionListQueryIn = z.preprocess(
   SessionListQuery,
 );
 
-export function registerResourceRoutes(app: FastifyInstance, bus: Bus): void {
+export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: Access): void {
   // ---- agents ----
   addRoute(app, {
     method: "POST",
@@ -135,6 +136,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus): void {
     method: "GET",
     url: "/v1/sessions/:id",
     params: IdParam,
+    allow: (p, params) => access.session(p, params.id),
     handler: ({ params }) => bus.request(SessionLog.sessionsRetrieve, params),
   });
   addRoute(app, {

@@ -192,7 +192,7 @@ export function registerStreamRoutes(
   bus: Bus,
   log: Logger,
   cfg: StreamConfig,
-  canReadSession: (p: Principal, sessionId: string) => boolean,
+  canReadSession: (p: Principal, sessionId: string) => Promise<boolean>,
 ): StreamRegistry {
   const open = new Set<SessionStream>();
   for (const url of ["/v1/sessions/:id/events/stream", "/v1/sessions/:id/stream"]) {

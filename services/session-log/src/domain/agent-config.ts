@@ -4,8 +4,8 @@
  * Pure; every rule that spans fields is checked here and reported as a ValidationError.
  */
 
-import type { McpServerParams, ModelParams, SkillParams } from "@tendon/contracts";
 import { isDeepStrictEqual } from "node:util";
+import type { McpServerParams, ModelParams, SkillParams } from "@tendon/contracts";
 import {
   AGENT_TOOLSET_TYPE,
   type AgentConfig,

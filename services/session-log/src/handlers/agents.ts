@@ -2,7 +2,14 @@
  * Agents: create, retrieve (optionally a version), update with optimistic `version`, list,
  * archive, and the versions list.
  */
-import { type Agent, type AgentConfig, ConflictError, type Page, SessionLog, ValidationError } from "@tendon/contracts";
+import {
+  type Agent,
+  type AgentConfig,
+  ConflictError,
+  type Page,
+  SessionLog,
+  ValidationError,
+} from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
 import { applyAgentUpdate, resolveAgentConfig } from "../domain/agent-config.js";
 import { decodeCursor, encodeCursor } from "../domain/cursor.js";

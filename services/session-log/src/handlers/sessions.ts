@@ -26,6 +26,7 @@ import * as agents from "../store/agents.repo.js";
 import * as envs from "../store/environments.repo.js";
 import { toSession, toSessionAgent } from "../store/mappers.js";
 import * as sessions from "../store/sessions.repo.js";
+import * as work from "../store/work.repo.js";
 import { writeSession } from "../writer.js";
 import type { Registrar } from "./registrar.js";
 
@@ -47,7 +48,7 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
     }
     const id = ids.next("session");
     const now = clock.now();
-    await db.kysely.transaction().execute(async (trx) => {
+    const selfHostedEnv = await db.kysely.transaction().execute(async (trx) => {
       const env = await envs.getEnvironment(trx, p.environment_id);
       if (env.archived_at) {
         throw new ValidationError(`environment ${env.id} is archived`, {
@@ -78,7 +79,12 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
         state: initialState(),
         now,
       });
+      // Self-hosted sessions get a work item at creation, so a worker attaches before the first tool call.
+      if ((env.config as EnvironmentConfig).type !== "self_hosted") return undefined;
+      await work.ensureLiveItem(trx, id, env.id, ids.next("work"), now);
+      return env.id;
     });
+    if (selfHostedEnv) ctx.bus.notifyWorkAvailable(selfHostedEnv);
     if (p.initial_events && p.initial_events.length > 0) {
       const initial = p.initial_events;
       await writeSession(ctx, id, async (s) => ({
@@ -165,6 +171,7 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
         });
       }
       await sessions.updateSessionFields(s.trx, id, { archivedAt: clock.now(), now: clock.now() });
+      await work.stopSessionItems(s.trx, id, clock.now());
       const plan =
         s.state.status === "terminated"
           ? undefined

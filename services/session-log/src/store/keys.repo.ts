@@ -50,3 +50,14 @@ export async function findActiveKey(db: Executor, key: string): Promise<ApiKeyRo
     .where("revoked_at", "is", null)
     .executeTakeFirst();
 }
+
+/** Revokes the sessions tokens minted for a work item. */
+export async function revokeWorkTokens(db: Executor, workId: string, now: Date): Promise<void> {
+  await db
+    .updateTable("api_keys")
+    .set({ revoked_at: now })
+    .where("work_id", "=", workId)
+    .where("kind", "=", "session")
+    .where("revoked_at", "is", null)
+    .execute();
+}
