@@ -42,7 +42,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: "integration",
-          include: ["test/integration/**/*.int.test.ts", "services/*/test/**/*.int.test.ts"],
+          include: [
+            "test/integration/**/*.int.test.ts",
+            "services/*/test/**/*.int.test.ts",
+            "packages/*/test/**/*.int.test.ts",
+          ],
           globalSetup: ["test/support/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,

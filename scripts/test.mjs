@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
-const build = spawnSync("pnpm", ["-s", "typecheck"], { stdio: "inherit" });
+const build = spawnSync("pnpm", ["typecheck"], { stdio: "inherit" });
 if (build.status !== 0) {
   console.log("0 passed, 1 failed");
   process.exit(build.status ?? 1);

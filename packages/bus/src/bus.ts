@@ -5,6 +5,8 @@
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   type Endpoint,
+  type HandExecuteReply,
+  type HandExecuteRequest,
   type LiveMessage,
   subjects as makeSubjects,
   type RequestOf,
@@ -13,6 +15,16 @@ import {
   type WakeMessage,
 } from "@tendon/contracts";
 import { type ConnectOptions, connectNats } from "./connection.js";
+import {
+  executeOnHand,
+  type HandRegistry,
+  type HandServer,
+  type HandStores,
+  handRegistry,
+  openHandStores,
+  type ServeHandOptions,
+  serveHand,
+} from "./hands.js";
 import { publishLive, subscribeLive } from "./live.js";
 import { type Handler, type RequestOptions, type RpcObserver, request, serve } from "./rpc.js";
 import {
@@ -50,6 +62,11 @@ export interface Bus {
   notifyWorkAvailable(environmentId: string): void;
   /** Resolves when work is signalled for the environment, or after `timeoutMs`. */
   waitForWork(environmentId: string, timeoutMs: number): { ready: Promise<void>; cancel(): void };
+  /** Serves `execute` for a hand and announces it in the registry. */
+  serveHand(opts: ServeHandOptions): Promise<HandServer>;
+  /** `execute(name, input)`: throws `unavailable` (error_code hand_not_found) when no such hand lives. */
+  executeOnHand(name: string, req: HandExecuteRequest): Promise<HandExecuteReply>;
+  hands(): Promise<HandRegistry>;
   /** Largest payload the server accepts, in bytes. */
   maxPayload(): number;
   /** Flushes pending publishes and closes. */
@@ -58,6 +75,14 @@ export interface Bus {
 
 export function bindBus(nc: NatsConnection, prefix: string): Bus {
   const s = makeSubjects(prefix);
+  let stores: Promise<HandStores> | undefined;
+  const handStores = () => {
+    stores ??= openHandStores(nc, s).catch((e: unknown) => {
+      stores = undefined;
+      throw e;
+    });
+    return stores;
+  };
   return {
     nc,
     subjects: s,
@@ -85,6 +110,9 @@ export function bindBus(nc: NatsConnection, prefix: string): Bus {
       timer = setTimeout(finish, timeoutMs);
       return { ready, cancel: finish };
     },
+    serveHand: async (opts) => serveHand(nc, s, await handStores(), opts),
+    executeOnHand: (name, req) => executeOnHand(nc, s, name, req),
+    hands: async () => handRegistry(await handStores()),
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     close: async () => {
       if (nc.isClosed()) return;

@@ -4,6 +4,7 @@ export * from "./api/events.js";
 export * from "./api/sessions.js";
 export * from "./api/work.js";
 export * from "./bus/endpoints.js";
+export * from "./bus/hands.js";
 export * from "./bus/messages.js";
 export * from "./bus/subjects.js";
 export * from "./common.js";

@@ -33,6 +33,7 @@ import {
 } from "../api/work.js";
 import { EnvironmentId, EventId, PageOf, SessionId } from "../common.js";
 import { WireError } from "../errors.js";
+import { SandboxInfo } from "./hands.js";
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
   readonly service: string;
@@ -64,6 +65,7 @@ export const Reply = <T extends z.ZodType>(result: T) =>
   ]);
 
 const SL = "session-log";
+const SM = "sandbox-manager";
 const ById = <T extends z.ZodType>(id: T) => z.object({ id });
 const Empty = z.object({});
 
@@ -302,4 +304,17 @@ export const SessionLog = {
     z.object({ worker_id: z.string(), ttl_ms: z.number().int().min(100).max(600_000) }),
     Empty,
   ),
+} as const;
+
+export const SandboxManager = {
+  /** Provisions the session's sandbox (or returns the live one) and starts serving its hand. */
+  provision: endpoint(
+    SM,
+    "provision",
+    z.object({ session_id: SessionId, environment: EnvironmentConfig.nullable() }),
+    SandboxInfo,
+    60_000,
+  ),
+  kill: endpoint(SM, "kill", z.object({ session_id: SessionId }), z.object({ killed: z.boolean() })),
+  list: endpoint(SM, "list", z.object({}), z.object({ data: z.array(SandboxInfo) })),
 } as const;

@@ -7,6 +7,7 @@
  *   tendon.live.<sessionId>          best-effort fan-out of committed events and previews
  *   tendon.wake.<sessionId>          JetStream work queue of wake-ups (stream <PREFIX>_WAKE)
  *   tendon.work.<environmentId>      "work queued" signal for long-polling self-hosted pollers
+ *   tendon.hand.<name>.execute       a hand's execute endpoint (KV <PREFIX>_HANDS is the registry)
  */
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -39,6 +40,12 @@ export interface Subjects {
   wakeConsumer(): string;
   /** Signals long-polling work pollers of an environment that an item was queued. */
   workAvailable(environmentId: string): string;
+  /** Where the hand called `name` takes `execute` requests. */
+  hand(name: string): string;
+  handQueue(name: string): string;
+  /** JetStream KV buckets: the hand registry and hands' execution records. */
+  handsBucket(): string;
+  executionsBucket(): string;
 }
 
 export function subjects(prefix: string): Subjects {
@@ -54,5 +61,9 @@ export function subjects(prefix: string): Subjects {
     wakeStream: () => streamName(prefix, "WAKE"),
     wakeConsumer: () => "harness",
     workAvailable: (environmentId) => `${prefix}.work.${token(environmentId)}`,
+    hand: (name) => `${prefix}.hand.${token(name)}.execute`,
+    handQueue: (name) => `hand-${token(name)}`,
+    handsBucket: () => streamName(prefix, "HANDS"),
+    executionsBucket: () => streamName(prefix, "EXEC"),
   };
 }

@@ -1,0 +1,305 @@
+/**
+ * Hands on the bus: serving `execute(name, input)` with exactly-once-or-"unknown" semantics, the
+ * registry of live hands, and the caller's side.
+ *
+ * Execution records (KV `<PREFIX>_EXEC`, keyed by tool_use id, kept 24 h) make `execute`
+ * idempotent across retries, worker takeovers and hand restarts:
+ * - first call: record "running", run, record "done" with the result, reply;
+ * - repeat while running in this process: attach to the same run;
+ * - repeat after "done": the stored result;
+ * - repeat after the process that was running it died: "unknown" — never a silent second run —
+ *   except for tools the hand declares idempotent, which simply run again.
+ *
+ * The registry (KV `<PREFIX>_HANDS`, bucket TTL) holds one entry per hand, refreshed on a
+ * heartbeat; entries of silent hands expire. Custom-tool hands also index their tools.
+ */
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  AppError,
+  type ExecutionRecord,
+  ExecutionRecord as ExecutionRecordSchema,
+  formatZodError,
+  type HandAnnouncement,
+  HandAnnouncement as HandAnnouncementSchema,
+  HandExecuteReply,
+  HandExecuteRequest,
+  type Subjects,
+  type ToolResult,
+} from "@tendon/contracts";
+import { decodeJson, encodeJson } from "./codec.js";
+
+const EXECUTIONS_TTL_MS = 24 * 3600_000;
+const REGISTRY_TTL_MS = 30_000;
+const ANNOUNCE_EVERY_MS = 10_000;
+
+export interface HandStores {
+  executions: KV;
+  registry: KV;
+}
+
+/** Opens (creating when missing) the two KV buckets hands use. */
+export async function openHandStores(nc: NatsConnection, subjects: Subjects): Promise<HandStores> {
+  const kvm = new Kvm(nc);
+  const [executions, registry] = await Promise.all([
+    kvm.create(subjects.executionsBucket(), { ttl: EXECUTIONS_TTL_MS, history: 1 }),
+    kvm.create(subjects.handsBucket(), { ttl: REGISTRY_TTL_MS, history: 1 }),
+  ]);
+  return { executions, registry };
+}
+
+export interface ServeHandOptions {
+  name: string;
+  kind: HandAnnouncement["kind"];
+  instance: string;
+  tools: string[];
+  sessionId?: string;
+  provider?: string;
+  sandboxId?: string;
+  handler(req: HandExecuteRequest, signal: AbortSignal): Promise<ToolResult>;
+  /** Tools without side effects: when their first run's outcome is unknown they run again. */
+  idempotentTools?: ReadonlySet<string>;
+  /** Index each tool in the registry so brains can route custom tool calls here. */
+  indexTools?: boolean;
+  onError?(err: unknown): void;
+}
+
+export interface HandServer {
+  readonly name: string;
+  /** Calls being run right now. */
+  inFlight(): number;
+  stop(): Promise<void>;
+}
+
+function toolResultError(text: string): ToolResult {
+  return { content: [{ type: "text", text }], is_error: true };
+}
+
+async function getRecord(kv: KV, key: string): Promise<ExecutionRecord | undefined> {
+  const e = await kv.get(key);
+  if (!e || e.operation !== "PUT") return undefined;
+  const r = ExecutionRecordSchema.safeParse(decodeJson(e.value));
+  return r.success ? r.data : undefined;
+}
+
+export async function serveHand(
+  nc: NatsConnection,
+  subjects: Subjects,
+  stores: HandStores,
+  opts: ServeHandOptions,
+): Promise<HandServer> {
+  const running = new Map<string, Promise<ToolResult>>();
+  const controllers = new Set<AbortController>();
+  const startedAt = new Date().toISOString();
+
+  const run = (req: HandExecuteRequest): Promise<ToolResult> => {
+    const ctl = new AbortController();
+    controllers.add(ctl);
+    const timer = setTimeout(() => ctl.abort(new Error("deadline")), req.deadline_ms);
+    const p = (async () => {
+      try {
+        const timedOut = toolResultError(
+          `The tool call did not finish within its deadline of ${req.deadline_ms} ms and was stopped.`,
+        );
+        const settled = await Promise.race([
+          opts.handler(req, ctl.signal),
+          new Promise<ToolResult>((resolve) =>
+            ctl.signal.addEventListener("abort", () => resolve(timedOut), { once: true }),
+          ),
+        ]);
+        // Past the deadline the call failed, whatever the handler answered while being stopped.
+        const result = ctl.signal.aborted ? timedOut : settled;
+        const record: ExecutionRecord = {
+          state: "done",
+          instance: opts.instance,
+          tool: req.tool,
+          started_at: startedAt,
+          result,
+        };
+        await stores.executions.put(req.tool_use_id, encodeJson(record));
+        return result;
+      } finally {
+        clearTimeout(timer);
+        controllers.delete(ctl);
+        running.delete(req.tool_use_id);
+      }
+    })();
+    running.set(req.tool_use_id, p);
+    return p;
+  };
+
+  const start = async (req: HandExecuteRequest): Promise<HandExecuteReply> => {
+    const attached = running.get(req.tool_use_id);
+    if (attached) return { status: "completed", result: await attached, instance: opts.instance };
+    const prior = await getRecord(stores.executions, req.tool_use_id);
+    if (prior?.state === "done" && prior.result)
+      return { status: "completed", result: prior.result, instance: prior.instance };
+    const rerunnable = opts.idempotentTools?.has(req.tool) === true;
+    if (prior?.state === "running" && !rerunnable) {
+      return {
+        status: "unknown",
+        reason: `the call was started by ${prior.instance} at ${prior.started_at}, which is gone; it was not run again`,
+      };
+    }
+    const record: ExecutionRecord = {
+      state: "running",
+      instance: opts.instance,
+      tool: req.tool,
+      started_at: new Date().toISOString(),
+    };
+    if (prior) await stores.executions.put(req.tool_use_id, encodeJson(record));
+    else {
+      try {
+        await stores.executions.create(req.tool_use_id, encodeJson(record));
+      } catch {
+        // Another runner claimed it between our read and create: answer from its record.
+        return start(req);
+      }
+    }
+    return { status: "completed", result: await run(req), instance: opts.instance };
+  };
+
+  const sub: Subscription = nc.subscribe(subjects.hand(opts.name), {
+    queue: subjects.handQueue(opts.name),
+    callback: (err, msg) => {
+      if (err) return;
+      void (async () => {
+        let reply: unknown;
+        try {
+          const parsed = HandExecuteRequest.safeParse(decodeJson(msg.data));
+          if (!parsed.success) throw new AppError("invalid_request", formatZodError(parsed.error));
+          if (!opts.tools.includes(parsed.data.tool)) {
+            throw new AppError("not_found", `hand ${opts.name} does not serve tool "${parsed.data.tool}"`);
+          }
+          reply = { ok: true, result: await start(parsed.data) };
+        } catch (e) {
+          const ae =
+            e instanceof AppError
+              ? e
+              : new AppError("internal", e instanceof Error ? e.message : String(e), { cause: e });
+          if (ae.code === "internal") opts.onError?.(e);
+          reply = { ok: false, error: ae.toWire() };
+        }
+        try {
+          msg.respond(encodeJson(reply));
+        } catch (e) {
+          opts.onError?.(e);
+        }
+      })();
+    },
+  });
+
+  const announce = async () => {
+    const now = new Date().toISOString();
+    const entry: HandAnnouncement = {
+      name: opts.name,
+      kind: opts.kind,
+      instance: opts.instance,
+      tools: opts.tools,
+      started_at: startedAt,
+      last_seen: now,
+      ...(opts.sessionId ? { session_id: opts.sessionId } : {}),
+      ...(opts.provider ? { provider: opts.provider } : {}),
+      ...(opts.sandboxId ? { sandbox_id: opts.sandboxId } : {}),
+    };
+    await stores.registry.put(`hands.${opts.name}`, encodeJson(entry));
+    if (opts.indexTools) {
+      for (const tool of opts.tools)
+        await stores.registry.put(`tools.${tool}`, encodeJson({ hand: opts.name }));
+    }
+  };
+  await nc.flush();
+  await announce();
+  const heartbeat = setInterval(() => {
+    announce().catch((e: unknown) => opts.onError?.(e));
+  }, ANNOUNCE_EVERY_MS);
+  heartbeat.unref();
+
+  return {
+    name: opts.name,
+    inFlight: () => running.size,
+    async stop() {
+      clearInterval(heartbeat);
+      sub.unsubscribe();
+      for (const c of controllers) c.abort(new Error("hand stopping"));
+      await Promise.allSettled([...running.values()]);
+      await stores.registry.delete(`hands.${opts.name}`).catch(() => {});
+      if (opts.indexTools) {
+        for (const tool of opts.tools) await stores.registry.delete(`tools.${tool}`).catch(() => {});
+      }
+    },
+  };
+}
+
+/** The caller's side of `execute(name, input)`. */
+export async function executeOnHand(
+  nc: NatsConnection,
+  subjects: Subjects,
+  name: string,
+  req: HandExecuteRequest,
+  opts: { marginMs?: number } = {},
+): Promise<HandExecuteReply> {
+  let msg: Awaited<ReturnType<NatsConnection["request"]>>;
+  try {
+    msg = await nc.request(subjects.hand(name), encodeJson(HandExecuteRequest.parse(req)), {
+      timeout: req.deadline_ms + (opts.marginMs ?? 5_000),
+    });
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    if (/no responders/i.test(text) || (err as { code?: string }).code === "503") {
+      throw new AppError("unavailable", `no live hand named ${name}`, {
+        cause: err,
+        details: { error_code: "hand_not_found" },
+      });
+    }
+    throw new AppError("timeout", `hand ${name} did not answer in time`, { cause: err });
+  }
+  const raw = decodeJson(msg.data) as { ok: boolean; result?: unknown; error?: unknown };
+  if (raw.ok) {
+    const r = HandExecuteReply.safeParse(raw.result);
+    if (!r.success)
+      throw new AppError("internal", `hand ${name} sent an invalid reply: ${formatZodError(r.error)}`);
+    return r.data;
+  }
+  const e = raw.error as
+    | { code?: string; message?: string; retryable?: boolean; details?: Record<string, unknown> }
+    | undefined;
+  throw new AppError((e?.code as AppError["code"]) ?? "internal", e?.message ?? "hand failed", {
+    retryable: e?.retryable ?? false,
+    ...(e?.details ? { details: e.details } : {}),
+  });
+}
+
+export interface HandRegistry {
+  get(name: string): Promise<HandAnnouncement | undefined>;
+  /** The live hand serving a custom tool, if any. */
+  handForTool(tool: string): Promise<string | undefined>;
+  list(): Promise<HandAnnouncement[]>;
+}
+
+export function handRegistry(stores: HandStores): HandRegistry {
+  const readHand = async (key: string) => {
+    const e = await stores.registry.get(key);
+    if (!e || e.operation !== "PUT") return undefined;
+    const r = HandAnnouncementSchema.safeParse(decodeJson(e.value));
+    return r.success ? r.data : undefined;
+  };
+  return {
+    get: (name) => readHand(`hands.${name}`),
+    async handForTool(tool) {
+      const e = await stores.registry.get(`tools.${tool}`);
+      if (!e || e.operation !== "PUT") return undefined;
+      const hand = (decodeJson(e.value) as { hand?: string }).hand;
+      return hand && (await readHand(`hands.${hand}`)) ? hand : undefined;
+    },
+    async list() {
+      const out: HandAnnouncement[] = [];
+      const keys = await stores.registry.keys("hands.>");
+      for await (const k of keys) {
+        const h = await readHand(k);
+        if (h) out.push(h);
+      }
+      return out;
+    },
+  };
+}
