@@ -106,6 +106,8 @@ export function serializeError(e: unknown): LogFields {
     if (!("retryable" in e)) out.stack = e.stack ? maskSecrets(e.stack) : undefined;
     return out;
   }
+  // Already serialized (callers pass serializeError(e) as the `err` field): keep it.
+  if (e !== null && typeof e === "object") return e as LogFields;
   return { message: maskSecrets(String(e)) };
 }
 

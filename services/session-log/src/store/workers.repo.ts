@@ -6,10 +6,13 @@ import { sql } from "@tendon/db";
 import type { Executor } from "./executor.js";
 
 export async function heartbeat(db: Executor, workerId: string, ttlMs: number): Promise<void> {
-  await sql`
-    insert into ${sql.table("harness_workers")} (id, expires_at)
-    values (${workerId}, clock_timestamp() + make_interval(secs => ${ttlMs / 1000}))
-    on conflict (id) do update set expires_at = excluded.expires_at`.execute(db);
+  // Postgres' clock decides expiry, so workers' clocks never need to agree.
+  const expires = sql<Date>`clock_timestamp() + make_interval(secs => ${ttlMs / 1000})`;
+  await db
+    .insertInto("harness_workers")
+    .values({ id: workerId, expires_at: expires })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ expires_at: expires }))
+    .execute();
 }
 
 export async function removeWorker(db: Executor, workerId: string): Promise<void> {

@@ -1,0 +1,162 @@
+/**
+ * Leases, liveness and fencing against real Postgres and NATS, through the session-log's bus
+ * endpoints: a live worker keeps its lease, a silent one loses it to the next with a higher
+ * epoch, the old epoch can no longer write, and a turn cannot end over unread input.
+ */
+import { type Bus, createBus } from "@tendon/bus";
+import { AppError, SessionLog } from "@tendon/contracts";
+import { createDb, type Db, migrateToLatest } from "@tendon/db";
+import { randomIds, silentLogger, systemClock } from "@tendon/runtime";
+import { cleanupNats, createDatabase, type TestDatabase, uniquePrefix, waitFor } from "@tendon/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSessionLog, type SessionLogService } from "../src/index.js";
+
+let database: TestDatabase;
+let db: Db;
+let bus: Bus;
+let service: SessionLogService;
+let prefix: string;
+
+beforeAll(async () => {
+  database = await createDatabase(process.env.DATABASE_URL!);
+  db = createDb({ url: database.url });
+  await migrateToLatest(db);
+  prefix = uniquePrefix("lease");
+  bus = await createBus({ servers: process.env.NATS_URL!, prefix, name: "lease-test" });
+  service = createSessionLog({
+    bus,
+    db,
+    clock: systemClock,
+    ids: randomIds,
+    log: silentLogger,
+    config: { sweepIntervalMs: 0, sweepGraceMs: 0, maxReplyBytes: 512 * 1024 },
+  });
+  await service.start();
+});
+afterAll(async () => {
+  await service?.stop();
+  await bus?.close();
+  await db?.close();
+  await cleanupNats(process.env.NATS_URL!, prefix);
+  await database?.drop();
+});
+
+async function runningSession(): Promise<string> {
+  const agent = await bus.request(SessionLog.agentsCreate, { name: "a", model: "m" });
+  const env = await bus.request(SessionLog.environmentsCreate, { name: `e-${Math.random()}` });
+  const s = await bus.request(SessionLog.sessionsCreate, { agent: agent.id, environment_id: env.id });
+  await bus.request(SessionLog.eventsSend, {
+    session_id: s.id,
+    events: [{ type: "user.message", content: [{ type: "text", text: "hi" }] }],
+  });
+  return s.id;
+}
+
+const fails = async (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as AppError,
+  );
+
+describe("leases", () => {
+  it("a heartbeating worker keeps its lease; a silent one loses it to the next, whose epoch fences the old", async () => {
+    const id = await runningSession();
+    await bus.request(SessionLog.workersHeartbeat, { worker_id: "w1", ttl_ms: 800 });
+    const a = await bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w1" });
+    expect(a.epoch).toBe(1);
+    expect(a.session.status).toBe("running");
+
+    // While w1 heartbeats, w2 cannot take the session (checked across several TTLs).
+    for (let i = 0; i < 4; i++) {
+      await bus.request(SessionLog.workersHeartbeat, { worker_id: "w1", ttl_ms: 800 });
+      const held = await fails(bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w2" }));
+      expect(held).toMatchObject({ code: "conflict", details: { error_code: "lease_held" } });
+    }
+
+    // w1 goes silent: once its liveness row expires, w2 takes over with epoch 2.
+    const b = await waitFor(
+      () =>
+        bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w2" }).catch(() => undefined),
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    expect(b.epoch).toBe(2);
+
+    const item = {
+      key: "late",
+      payload: { type: "agent.message" as const, content: [{ type: "text" as const, text: "late" }] },
+    };
+    const late = await fails(
+      bus.request(SessionLog.harnessAppend, {
+        session_id: id,
+        worker_id: "w1",
+        epoch: 1,
+        basis_seq: 2,
+        items: [item],
+      }),
+    );
+    expect(late).toBeInstanceOf(AppError);
+    expect(late).toMatchObject({ code: "fenced" });
+
+    const ok = await bus.request(SessionLog.harnessAppend, {
+      session_id: id,
+      worker_id: "w2",
+      epoch: 2,
+      basis_seq: 2,
+      items: [item],
+    });
+    expect(ok.events[0]?.seq).toBe(3);
+    // The same key again returns the same event (idempotent append).
+    const again = await bus.request(SessionLog.harnessAppend, {
+      session_id: id,
+      worker_id: "w2",
+      epoch: 2,
+      basis_seq: 3,
+      items: [item],
+    });
+    expect(again.events[0]).toEqual(ok.events[0]);
+  });
+
+  it("refuses to end a turn over input the harness has not read", async () => {
+    const id = await runningSession();
+    await bus.request(SessionLog.workersHeartbeat, { worker_id: "w3", ttl_ms: 5_000 });
+    const { epoch, session } = await bus.request(SessionLog.harnessAcquire, {
+      session_id: id,
+      worker_id: "w3",
+    });
+    await bus.request(SessionLog.eventsSend, {
+      session_id: id,
+      events: [{ type: "user.message", content: [{ type: "text", text: "more" }] }],
+    });
+    const idle = {
+      key: "idle",
+      payload: {
+        type: "session.status_idle" as const,
+        stop_reason: { type: "end_turn" as const },
+        stop_details: null,
+      },
+    };
+    const refused = await fails(
+      bus.request(SessionLog.harnessAppend, {
+        session_id: id,
+        worker_id: "w3",
+        epoch,
+        basis_seq: session.last_seq,
+        items: [idle],
+      }),
+    );
+    expect(refused).toMatchObject({ code: "input_pending" });
+    const tail = await bus.request(SessionLog.eventsTail, { session_id: id });
+    const done = await bus.request(SessionLog.harnessAppend, {
+      session_id: id,
+      worker_id: "w3",
+      epoch,
+      basis_seq: tail.last_seq,
+      items: [idle],
+      release: true,
+    });
+    expect(done.events[0]?.event.type).toBe("session.status_idle");
+    expect((await bus.request(SessionLog.eventsTail, { session_id: id })).status).toBe("idle");
+  });
+});
