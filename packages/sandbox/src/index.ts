@@ -1,0 +1,26 @@
+/**
+ * @tendon/sandbox: disposable sandboxes for hands. The provider interface, the bubblewrap `process`
+ * provider, a delaying wrapper for benchmarks, and (in `hand/`, not exported) the hand runtime that
+ * runs inside each sandbox.
+ */
+export type { Bind } from "./bwrap/args.js";
+export { checkProcessProvider } from "./bwrap/check.js";
+export { createProcessProvider, type ProcessProviderOptions } from "./bwrap/process-provider.js";
+export type { ProcessSandbox } from "./bwrap/process-sandbox.js";
+export { createDelayedProvider, type DelayedProviderOptions } from "./delayed.js";
+export {
+  DEFAULT_LIMITS,
+  type LogFn,
+  type LogLevel,
+  resolveLimits,
+  type Sandbox,
+  SandboxDeadError,
+  type SandboxLimits,
+  type SandboxProvider,
+  type SandboxSpec,
+  TOOL_NAMES,
+  type ToolCall,
+  type ToolName,
+  type ToolResult,
+  type ToolResultBlock,
+} from "./provider.js";
