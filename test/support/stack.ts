@@ -4,6 +4,7 @@
  * `stop()` removes everything it created.
  */
 import Anthropic from "@anthropic-ai/sdk";
+import { type Bus, createBus } from "@tendon/bus";
 import { createApiKey, type Stack, type StackOptions, startStack } from "@tendon/cli";
 import { createMockModel, type MockModel } from "@tendon/mock-model";
 import { cleanupNats, createDatabase, type Infra, resolveInfra, uniquePrefix } from "@tendon/testing";
@@ -18,11 +19,15 @@ export interface TestStack {
   databaseUrl: string;
   /** A client for another gateway of the stack (or a new API key). */
   clientFor(baseURL: string): Anthropic;
+  /** The stack's bus, for inspecting internals (sandboxes, hands) in assertions. */
+  bus(): Promise<Bus>;
   stop(): Promise<void>;
 }
 
 export interface TestStackOptions
-  extends Partial<Pick<StackOptions, "harnessWorkers" | "gateways" | "sessionLogs" | "serviceEnv">> {
+  extends Partial<
+    Pick<StackOptions, "harnessWorkers" | "gateways" | "sessionLogs" | "sandboxManagers" | "serviceEnv">
+  > {
   env?: Record<string, string>;
 }
 
@@ -56,6 +61,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       ...(opts.harnessWorkers !== undefined ? { harnessWorkers: opts.harnessWorkers } : {}),
       ...(opts.gateways !== undefined ? { gateways: opts.gateways } : {}),
       ...(opts.sessionLogs !== undefined ? { sessionLogs: opts.sessionLogs } : {}),
+      ...(opts.sandboxManagers !== undefined ? { sandboxManagers: opts.sandboxManagers } : {}),
       ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
       env: { ANTHROPIC_BASE_URL: mock.url, ANTHROPIC_API_KEY: "mock-key", ...TEST_ENV, ...opts.env },
       ...(process.env.TENDON_TEST_VERBOSE === "1"
@@ -66,6 +72,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     const clientFor = (baseURL: string) =>
       new Anthropic({ baseURL, apiKey: key, maxRetries: 0, timeout: 30_000 });
     const started = stack;
+    let bus: Promise<Bus> | undefined;
     return {
       client: clientFor(stack.url),
       apiKey: key,
@@ -75,7 +82,12 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
       natsUrl: inf.natsUrl,
       databaseUrl: db.url,
       clientFor,
+      bus: () => {
+        bus ??= createBus({ servers: inf.natsUrl, prefix, name: "test-inspector" });
+        return bus;
+      },
       async stop() {
+        if (bus) await (await bus).close();
         await started.stop();
         await mock.stop();
         await cleanupNats(inf.natsUrl, prefix);

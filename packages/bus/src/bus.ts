@@ -20,6 +20,7 @@ import {
   type HandRegistry,
   type HandServer,
   type HandStores,
+  handAlive,
   handRegistry,
   openHandStores,
   type ServeHandOptions,
@@ -67,6 +68,8 @@ export interface Bus {
   /** `execute(name, input)`: throws `unavailable` (error_code hand_not_found) when no such hand lives. */
   executeOnHand(name: string, req: HandExecuteRequest): Promise<HandExecuteReply>;
   hands(): Promise<HandRegistry>;
+  /** Whether a hand of that name answers right now. */
+  handAlive(name: string): Promise<boolean>;
   /** Largest payload the server accepts, in bytes. */
   maxPayload(): number;
   /** Flushes pending publishes and closes. */
@@ -113,6 +116,7 @@ export function bindBus(nc: NatsConnection, prefix: string): Bus {
     serveHand: async (opts) => serveHand(nc, s, await handStores(), opts),
     executeOnHand: (name, req) => executeOnHand(nc, s, name, req),
     hands: async () => handRegistry(await handStores()),
+    handAlive: (name) => handAlive(nc, s, name),
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     close: async () => {
       if (nc.isClosed()) return;

@@ -270,6 +270,23 @@ export async function executeOnHand(
   });
 }
 
+/** True when something answers on the hand's subject (a malformed probe gets a quick error reply). */
+export async function handAlive(
+  nc: NatsConnection,
+  subjects: Subjects,
+  name: string,
+  timeoutMs = 1_000,
+): Promise<boolean> {
+  try {
+    await nc.request(subjects.hand(name), encodeJson({ probe: true }), { timeout: timeoutMs });
+    return true;
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    if (/no responders/i.test(text) || (err as { code?: string }).code === "503") return false;
+    return true; // busy, not gone
+  }
+}
+
 export interface HandRegistry {
   get(name: string): Promise<HandAnnouncement | undefined>;
   /** The live hand serving a custom tool, if any. */

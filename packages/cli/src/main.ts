@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { createDb, migrateToLatest } from "@tendon/db";
 import { loadCliEnv } from "./config.js";
 import { runDev } from "./dev.js";
+import { serveHands } from "./hand.js";
 import { createApiKey } from "./keys.js";
 
 const HELP = `tendon — run and operate Tendon
@@ -16,6 +17,9 @@ Usage:
   tendon keys create [--name N] [--environment env_...] [--json]
                                   mint an API key, or an environment key for a self-hosted
                                   environment's workers (NATS_URL, TENDON_PREFIX)
+  tendon hand serve --tool NAME=COMMAND [--tool ...] [--module ./tools.mjs]
+                                  serve custom tools from this machine as hands (NATS_URL,
+                                  TENDON_PREFIX, NATS_USER/NATS_PASSWORD or NATS_TOKEN)
   tendon help                     this text
 
 Environment: NATS_URL, DATABASE_URL, TENDON_PREFIX (default "tendon"), PORT (dev gateway, default 8080),
@@ -75,6 +79,30 @@ async function main(argv: string[]): Promise<void> {
         name: values.name!,
       });
       out(values.json ? JSON.stringify(r) : r.key);
+      return;
+    }
+    case "hand": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { tool: { type: "string", multiple: true }, module: { type: "string", multiple: true } },
+      });
+      if (positionals[0] !== "serve")
+        fail(`unknown hand command "${positionals[0] ?? ""}"; try "tendon hand serve"`);
+      const served = await serveHands({
+        natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222",
+        prefix: env.prefix,
+        natsUser: env.raw.NATS_USER,
+        natsPassword: env.raw.NATS_PASSWORD,
+        natsToken: env.raw.NATS_TOKEN,
+        commands: values.tool ?? [],
+        modules: values.module ?? [],
+        log: out,
+      });
+      out("ready: serving hands; Ctrl-C to stop");
+      const stop = () => void served.stop().then(() => process.exit(0));
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
       return;
     }
     case undefined:

@@ -1,5 +1,6 @@
 /**
- * Starts a Tendon stack as separate processes — session-log(s), gateway(s), harness worker(s) —
+ * Starts a Tendon stack as separate processes — session-log(s), gateway(s), harness worker(s),
+ * sandbox-manager(s) —
  * against a given NATS and database. Used by `tendon dev`, the integration and conformance
  * suites, chaos runs and benchmarks, so they all exercise the same processes production runs.
  */
@@ -8,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, type ManagedProcess, spawnProcess } from "@tendon/testing";
 
-export type ServiceName = "session-log" | "gateway" | "harness-worker";
+export type ServiceName = "session-log" | "gateway" | "harness-worker" | "sandbox-manager";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file lives in packages/cli/{src,dist}). */
@@ -27,6 +28,7 @@ export interface StackOptions {
   sessionLogs?: number;
   gateways?: number;
   harnessWorkers?: number;
+  sandboxManagers?: number;
   /** Environment for every service (model endpoint, log level, timings...). */
   env?: Record<string, string>;
   /** Extra environment per service. */
@@ -42,6 +44,7 @@ export interface Stack {
   readonly sessionLogs: ManagedProcess[];
   readonly gateways: ManagedProcess[];
   readonly harness: ManagedProcess[];
+  readonly sandboxManagers: ManagedProcess[];
   startService(name: ServiceName, extraEnv?: Record<string, string>): Promise<ManagedProcess>;
   stop(): Promise<void>;
 }
@@ -59,6 +62,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const sessionLogs: ManagedProcess[] = [];
   const gateways: ManagedProcess[] = [];
   const harness: ManagedProcess[] = [];
+  const sandboxManagers: ManagedProcess[] = [];
   const urls: string[] = [];
   let counter = 0;
 
@@ -82,11 +86,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     else if (name === "gateway") {
       gateways.push(proc);
       urls.push(`http://127.0.0.1:${env.PORT}`);
-    } else harness.push(proc);
+    } else if (name === "sandbox-manager") sandboxManagers.push(proc);
+    else harness.push(proc);
     return proc;
   };
 
-  const all = () => [...harness, ...gateways, ...sessionLogs];
+  const all = () => [...harness, ...sandboxManagers, ...gateways, ...sessionLogs];
   try {
     // The first session-log migrates the database; the rest start in parallel after it.
     await startService("session-log");
@@ -101,6 +106,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       );
     }
     for (let i = 0; i < (opts.harnessWorkers ?? 1); i++) rest.push(startService("harness-worker"));
+    for (let i = 0; i < (opts.sandboxManagers ?? 1); i++) rest.push(startService("sandbox-manager"));
     await Promise.all(rest);
   } catch (err) {
     await Promise.allSettled(all().map((p) => p.stop(5_000)));
@@ -115,10 +121,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     sessionLogs,
     gateways,
     harness,
+    sandboxManagers,
     startService,
     async stop() {
       // Workers first (they hand back turns), then the edge, then the log.
       await Promise.allSettled(harness.map((p) => p.stop(15_000)));
+      await Promise.allSettled(sandboxManagers.map((p) => p.stop(10_000)));
       await Promise.allSettled(gateways.map((p) => p.stop(5_000)));
       await Promise.allSettled(sessionLogs.map((p) => p.stop(5_000)));
     },

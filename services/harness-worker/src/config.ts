@@ -28,6 +28,7 @@ export const Env = z
     HARNESS_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(4),
     HARNESS_MODEL_BACKOFF_BASE_MS: z.coerce.number().int().min(0).default(1_000),
     HARNESS_MODEL_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(30_000),
+    HARNESS_TOOL_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
     HARNESS_LEASE_TTL_MS: z.coerce.number().int().min(200).default(1_200),
     HARNESS_HEARTBEAT_MS: z.coerce.number().int().min(50).default(300),
     HARNESS_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(10_000),

@@ -51,6 +51,7 @@ try {
       maxDeliver: cfg.HARNESS_MAX_DELIVER,
       shutdownGraceMs: cfg.HARNESS_SHUTDOWN_GRACE_MS,
       maxTokens: cfg.HARNESS_MAX_TOKENS,
+      toolDeadlineMs: cfg.HARNESS_TOOL_DEADLINE_MS,
       modelMaxRetries: cfg.HARNESS_MODEL_MAX_RETRIES,
       modelBackoffBaseMs: cfg.HARNESS_MODEL_BACKOFF_BASE_MS,
       modelBackoffMaxMs: cfg.HARNESS_MODEL_BACKOFF_MAX_MS,

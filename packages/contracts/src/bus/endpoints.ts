@@ -12,7 +12,13 @@ import {
   EnvironmentListQuery,
   EnvironmentUpdateParams,
 } from "../api/environments.js";
-import { ClientEventParams, EventListQuery, ServerEventPayload, SessionEvent } from "../api/events.js";
+import {
+  ClientEventParams,
+  EventListQuery,
+  ServerEventPayload,
+  SessionEvent,
+  UserCustomToolResultParams,
+} from "../api/events.js";
 import {
   Session,
   SessionAgent,
@@ -116,7 +122,8 @@ export const AppendItem = z.object({
   key: z.string().min(1).max(200),
   /** Pre-assigned event id (so stream previews can name the event before it is stored). */
   id: EventId.optional(),
-  payload: ServerEventPayload,
+  /** Server events, or a custom tool's result when a registered hand (not the client) ran it. */
+  payload: z.union([ServerEventPayload, UserCustomToolResultParams]),
   /** Server-only data kept with the event and never returned by the API (e.g. thinking signatures). */
   internal: z.record(z.string(), z.unknown()).optional(),
 });

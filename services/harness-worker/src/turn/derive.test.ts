@@ -134,6 +134,23 @@ describe("derive", () => {
     expect(derive(answered, opts).step).toEqual({ kind: "call_model", attempt: 0 });
   });
 
+  it("custom calls served by a registered hand run on the server instead of waiting for the client", () => {
+    const l = log(
+      user("a"),
+      running,
+      start(2),
+      { type: "agent.custom_tool_use", name: "f", input: {} },
+      end(3),
+    );
+    expect(derive(l, { selfHosted: false, handTools: new Set(["f"]) }).step).toMatchObject({
+      kind: "run_tools",
+      calls: [{ id: id(4) }],
+    });
+    expect(derive(l, { selfHosted: false, handTools: new Set(["g"]) }).step).toMatchObject({
+      kind: "await_client",
+    });
+  });
+
   it("an interrupt idles a running session and cancels waiting calls", () => {
     const l = log(user("a"), running, start(2), { type: "user.interrupt" }, end(3, true, "interrupted"));
     expect(derive(l, opts).step).toEqual({ kind: "interrupt" });

@@ -189,7 +189,13 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function decide(v: LogView, opts: { selfHosted: boolean }): Step {
+export interface DecideOptions {
+  selfHosted: boolean;
+  /** Custom tools a registered hand serves: their calls run on the hand, not the client. */
+  handTools?: ReadonlySet<string>;
+}
+
+export function decide(v: LogView, opts: DecideOptions): Step {
   if (v.terminated) return { kind: "stop" };
   if (v.dangling) return { kind: "close_dangling", startId: v.dangling.id };
   if (v.interruptPending) return v.status === "idle" ? { kind: "stop" } : { kind: "interrupt" };
@@ -197,7 +203,9 @@ export function decide(v: LogView, opts: { selfHosted: boolean }): Step {
   const open = v.calls.filter((c) => !c.resolved && !c.cancelled);
   if (open.length > 0) {
     const needsClient = open.filter(
-      (c) => c.kind === "custom" || (c.permission === "ask" && c.confirmation === undefined),
+      (c) =>
+        (c.kind === "custom" && !opts.handTools?.has(c.name)) ||
+        (c.permission === "ask" && c.confirmation === undefined),
     );
     const ready = open.filter((c) => !needsClient.includes(c));
     const serverSide = ready.filter(
@@ -222,7 +230,7 @@ export function decide(v: LogView, opts: { selfHosted: boolean }): Step {
 
 export function derive(
   events: ReadonlyArray<LoggedEvent>,
-  opts: { selfHosted: boolean },
+  opts: DecideOptions,
 ): { view: LogView; step: Step } {
   const view = readLog(events);
   return { view, step: decide(view, opts) };

@@ -10,21 +10,27 @@ import type { Bus } from "@tendon/bus";
 import {
   AppError,
   type AppendItem,
+  customToolHandName,
   type EventPayload,
   type LiveMessage,
   type ResolvedTool,
+  SandboxManager,
   type SessionRuntime,
   type StopReason,
+  sandboxHandName,
+  type ToolResult,
   type Usage,
 } from "@tendon/contracts";
 import type { Clock, IdGen, Logger } from "@tendon/runtime";
 import { type LlmPort, ModelCallError, type ModelContentBlock, type ModelResult } from "../model/port.js";
 import { buildRequest, type ToolDefinitionSource } from "./context.js";
-import { derive, type LogView, type ToolCall } from "./derive.js";
+import { decide, type LogView, readLog, type ToolCall } from "./derive.js";
 import { type RetryPolicy, SessionLogClient } from "./log-client.js";
 
 export interface DriverConfig {
   maxTokens: number;
+  /** Wall-clock budget of one tool call on a hand. */
+  toolDeadlineMs: number;
   /** Model retries after the first attempt before the turn gives up. */
   modelMaxRetries: number;
   modelBackoffBaseMs: number;
@@ -61,6 +67,7 @@ function isInputPending(e: unknown): boolean {
 export class SessionDriver {
   private readonly logc: SessionLogClient;
   private current: AbortController | undefined;
+  private provisioned = false;
   private readonly selfHosted: boolean;
 
   constructor(
@@ -82,7 +89,11 @@ export class SessionDriver {
       for (;;) {
         if (this.shutdown.aborted) throw new HandBack();
         await this.logc.refresh();
-        const { view, step } = derive(this.logc.events, { selfHosted: this.selfHosted });
+        const view = readLog(this.logc.events);
+        const step = decide(view, {
+          selfHosted: this.selfHosted,
+          handTools: await this.handTools(view.calls),
+        });
         switch (step.kind) {
           case "stop":
             await this.logc.release(false);
@@ -195,31 +206,126 @@ export class SessionDriver {
     return undefined;
   }
 
-  /** Tool calls this server runs. Builtin tools arrive with the hands (sandbox-manager). */
+  /** Tool calls this server runs: builtin calls in the session's sandbox, custom calls on hands. */
   private async runTools(calls: ToolCall[]): Promise<void> {
-    const items: AppendItem[] = calls.map((c) => {
-      const denied = c.permission === "deny" || c.confirmation === "deny";
-      const text = denied
-        ? (c.denyMessage ??
-          `The tool call was denied${c.permission === "deny" ? ": this tool is not enabled for the session" : ""}.`)
-        : `The tool "${c.name}" cannot run: this server has no sandbox provider for builtin tools yet.`;
-      const payload: EventPayload =
-        c.kind === "mcp"
-          ? {
-              type: "agent.mcp_tool_result",
-              mcp_tool_use_id: c.id,
-              content: [{ type: "text", text }],
-              is_error: true,
-            }
-          : {
-              type: "agent.tool_result",
-              tool_use_id: c.id,
-              content: [{ type: "text", text }],
-              is_error: true,
-            };
-      return { key: `result:${c.id}`, payload };
+    for (const c of calls) {
+      if (this.shutdown.aborted) throw new HandBack();
+      const item = await this.runTool(c);
+      if (item) await this.logc.append([item]);
+    }
+  }
+
+  private async runTool(c: ToolCall): Promise<AppendItem | undefined> {
+    const errorResult = (text: string): ToolResult => ({ content: [{ type: "text", text }], is_error: true });
+    const key = `result:${c.id}`;
+    if (c.permission === "deny" || c.confirmation === "deny") {
+      const text =
+        c.denyMessage ??
+        `The tool call was denied${c.permission === "deny" ? ": this tool is not enabled for the session" : " by the user"}.`;
+      return resultItem(c, key, errorResult(text));
+    }
+    if (c.kind === "custom") {
+      try {
+        const r = await this.execute(customToolHandName(c.name), c);
+        return {
+          key,
+          payload: {
+            type: "user.custom_tool_result",
+            custom_tool_use_id: c.id,
+            content: r.content,
+            is_error: r.is_error,
+          },
+          internal: { hand: customToolHandName(c.name) },
+        };
+      } catch (e) {
+        // The hand went away: leave the call to the client (the next step idles with requires_action).
+        if (e instanceof AppError && e.details?.error_code === "hand_not_found") return undefined;
+        throw e;
+      }
+    }
+    if (c.kind === "mcp")
+      return resultItem(c, key, errorResult("MCP tools are not available on this server yet."));
+    if (this.session.environment?.type !== "cloud") {
+      return resultItem(c, key, errorResult("This session's environment cannot run builtin tools."));
+    }
+    return resultItem(c, key, await this.executeInSandbox(c));
+  }
+
+  /** `execute` on the session's sandbox hand, provisioning it on first use (lazy). */
+  private async executeInSandbox(c: ToolCall): Promise<ToolResult> {
+    const name = sandboxHandName(this.session.id);
+    let provisions = 0;
+    let timeouts = 0;
+    for (;;) {
+      try {
+        return await this.execute(name, c);
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        this.d.log.warn("sandbox execute failed", {
+          session_id: this.session.id,
+          tool_use_id: c.id,
+          code: e.code,
+          reason: e.message,
+        });
+        if (e.details?.error_code === "hand_not_found" && provisions < 2) {
+          provisions++;
+          await this.provisionSandbox();
+        } else if (e.code === "timeout" && timeouts < 2) {
+          // Asked again with the same tool_use id, the hand attaches to the run in progress.
+          timeouts++;
+        } else {
+          return {
+            content: [{ type: "text", text: `No sandbox could run this tool call: ${e.message}` }],
+            is_error: true,
+          };
+        }
+      }
+    }
+  }
+
+  private async execute(hand: string, c: ToolCall): Promise<ToolResult> {
+    const reply = await this.d.bus.executeOnHand(hand, {
+      v: 1,
+      tool_use_id: c.id,
+      session_id: this.session.id,
+      tool: c.name,
+      input: c.input,
+      deadline_ms: this.d.config.toolDeadlineMs,
     });
-    await this.logc.append(items);
+    if (reply.status === "completed") return reply.result;
+    return {
+      content: [
+        {
+          type: "text",
+          text: `The outcome of this tool call is unknown: the process running it was lost before it reported back (${reply.reason}). It was not run again; check the current state before retrying.`,
+        },
+      ],
+      is_error: true,
+    };
+  }
+
+  private async provisionSandbox(): Promise<void> {
+    await this.d.bus.request(SandboxManager.provision, {
+      session_id: this.session.id,
+      environment: this.session.environment,
+    });
+  }
+
+  /** Custom tools among the open calls that a live hand serves. */
+  private async handTools(calls: ToolCall[]): Promise<Set<string>> {
+    const names = new Set(
+      calls.filter((c) => c.kind === "custom" && !c.resolved && !c.cancelled).map((c) => c.name),
+    );
+    const out = new Set<string>();
+    if (names.size === 0) return out;
+    const registry = await this.d.bus.hands();
+    for (const n of names) if (await registry.handForTool(n)) out.add(n);
+    this.d.log.debug("custom tools served by hands", {
+      session_id: this.session.id,
+      asked: [...names],
+      served: [...out],
+    });
+    return out;
   }
 
   private backoffMs(attempt: number): number {
@@ -243,6 +349,12 @@ export class SessionDriver {
       const basis = this.logc.basisSeq;
       if (view.status !== "running") {
         await this.logc.append([{ key: `run:${basis}`, payload: { type: "session.status_running" } }]);
+      }
+      // Eager environments pay for the sandbox before the first token, as coupled designs do.
+      const env = this.session.environment;
+      if (env?.type === "cloud" && env.provisioning === "eager" && !this.provisioned) {
+        await this.provisionSandbox();
+        this.provisioned = true;
       }
       const request = buildRequest(this.session.agent, this.logc.events, {
         maxTokens: this.d.config.maxTokens,
@@ -416,4 +528,21 @@ export function enabledBuiltins(tools: ResolvedTool[]): Map<string, string> {
     for (const c of t.configs) if (c.enabled) out.set(c.name, c.permission_policy.type);
   }
   return out;
+}
+
+function resultItem(c: ToolCall, key: string, r: ToolResult): AppendItem {
+  return c.kind === "mcp"
+    ? {
+        key,
+        payload: {
+          type: "agent.mcp_tool_result",
+          mcp_tool_use_id: c.id,
+          content: r.content,
+          is_error: r.is_error,
+        },
+      }
+    : {
+        key,
+        payload: { type: "agent.tool_result", tool_use_id: c.id, content: r.content, is_error: r.is_error },
+      };
 }

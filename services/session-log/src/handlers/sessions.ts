@@ -8,10 +8,12 @@ import {
   applyMetadataPatch,
   type EnvironmentConfig,
   type EventPayload,
+  SandboxManager,
   type SessionAgentParams,
   SessionLog,
   ValidationError,
 } from "@tendon/contracts";
+import { serializeError } from "@tendon/runtime";
 import type { HandlerContext } from "../context.js";
 import {
   type AppendPlan,
@@ -48,6 +50,7 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
     }
     const id = ids.next("session");
     const now = clock.now();
+    let eager: EnvironmentConfig | undefined;
     const selfHostedEnv = await db.kysely.transaction().execute(async (trx) => {
       const env = await envs.getEnvironment(trx, p.environment_id);
       if (env.archived_at) {
@@ -79,12 +82,22 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
         state: initialState(),
         now,
       });
+      const envConfig = env.config as EnvironmentConfig;
+      if (envConfig.type === "cloud" && envConfig.provisioning === "eager") eager = envConfig;
       // Self-hosted sessions get a work item at creation, so a worker attaches before the first tool call.
-      if ((env.config as EnvironmentConfig).type !== "self_hosted") return undefined;
+      if (envConfig.type !== "self_hosted") return undefined;
       await work.ensureLiveItem(trx, id, env.id, ids.next("work"), now);
       return env.id;
     });
     if (selfHostedEnv) ctx.bus.notifyWorkAvailable(selfHostedEnv);
+    if (eager) {
+      // Eager environments start their sandbox now; the harness waits for it before the first model call.
+      ctx.bus
+        .request(SandboxManager.provision, { session_id: id, environment: eager })
+        .catch((err: unknown) =>
+          ctx.log.warn("eager sandbox provisioning failed", { session_id: id, err: serializeError(err) }),
+        );
+    }
     if (p.initial_events && p.initial_events.length > 0) {
       const initial = p.initial_events;
       await writeSession(ctx, id, async (s) => ({

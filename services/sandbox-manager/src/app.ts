@@ -1,0 +1,234 @@
+/**
+ * createSandboxManager(deps): sandboxes are cattle, provisioned only when a tool call needs one.
+ *
+ * - `provision(session)` creates the session's sandbox on this instance (or reports the live one)
+ *   and serves it as the hand named after the session; the harness calls it on the first builtin
+ *   tool call (lazy) or before the first model call (eager environments).
+ * - A sandbox that died — during a call or between calls — answers its next call with a tool
+ *   error saying its files are gone, then the hand retires; the call after that provisions a fresh
+ *   one from the environment's recipe.
+ * - Idle sandboxes are reaped; their hand retires the same way (the next call re-provisions).
+ * - One instance owns a session's sandbox: a claim in the registry (KV create) settles races
+ *   between instances, and a per-instance promise map between concurrent requests.
+ */
+import type { Bus, HandServer } from "@tendon/bus";
+import {
+  AppError,
+  type EnvironmentConfig,
+  type HandExecuteRequest,
+  type SandboxInfo,
+  SandboxManager,
+  sandboxHandName,
+  type ToolResult,
+} from "@tendon/contracts";
+import { type Clock, type Logger, serializeError } from "@tendon/runtime";
+import { type Sandbox, SandboxDeadError, type SandboxProvider, type ToolName } from "@tendon/sandbox";
+
+export const SANDBOX_TOOLS: ToolName[] = ["bash", "read", "write", "edit", "glob", "grep"];
+/** Tools with no side effects: safe to run again when a first run's outcome is unknown. */
+const IDEMPOTENT = new Set(["read", "glob", "grep"]);
+
+export interface SandboxManagerConfig {
+  instanceId: string;
+  /** Sandboxes unused this long are killed (the next call re-provisions). */
+  idleMs: number;
+  reapEveryMs: number;
+}
+
+export interface SandboxManagerDeps {
+  bus: Bus;
+  provider: SandboxProvider;
+  clock: Clock;
+  log: Logger;
+  config: SandboxManagerConfig;
+}
+
+interface Entry {
+  info: SandboxInfo;
+  sandbox: Sandbox;
+  hand: HandServer;
+}
+
+export interface SandboxManagerService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Sandboxes on this instance. */
+  list(): SandboxInfo[];
+}
+
+function deadResult(reason: string): ToolResult {
+  return {
+    content: [
+      {
+        type: "text",
+        text: `The sandbox running this session's tools died (${reason}); its files and shell state are gone. The next tool call starts a fresh sandbox.`,
+      },
+    ],
+    is_error: true,
+  };
+}
+
+export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerService {
+  const { bus, provider, clock, log, config } = deps;
+  const local = new Map<string, Entry>();
+  const pending = new Map<string, Promise<SandboxInfo>>();
+  const subs: Array<{ unsubscribe(): void }> = [];
+  let reaper: NodeJS.Timeout | undefined;
+
+  const retire = async (sessionId: string, why: string) => {
+    const e = local.get(sessionId);
+    if (!e) return;
+    local.delete(sessionId);
+    log.info("sandbox retired", { session_id: sessionId, sandbox_id: e.info.sandbox_id, why });
+    await e.hand.stop().catch((err: unknown) => log.warn("hand stop failed", { err: serializeError(err) }));
+    await e.sandbox
+      .kill()
+      .catch((err: unknown) => log.warn("sandbox kill failed", { err: serializeError(err) }));
+  };
+
+  const handler =
+    (sessionId: string) =>
+    async (req: HandExecuteRequest, signal: AbortSignal): Promise<ToolResult> => {
+      const e = local.get(sessionId);
+      if (!e) return deadResult("it was reaped");
+      e.info.last_used_at = clock.now().toISOString();
+      try {
+        return await e.sandbox.execute(
+          { id: req.tool_use_id, name: req.tool as ToolName, input: req.input, timeoutMs: req.deadline_ms },
+          { signal },
+        );
+      } catch (err) {
+        if (!(err instanceof SandboxDeadError)) throw err;
+        e.info.state = "dead";
+        // Retire after answering, so this reply still goes out through the hand.
+        setImmediate(() => void retire(sessionId, "sandbox died"));
+        return deadResult(err.message);
+      }
+    };
+
+  const create = async (sessionId: string, _environment: EnvironmentConfig | null): Promise<SandboxInfo> => {
+    const started = performance.now();
+    const sandbox = await provider.create({ id: `sbx-${sessionId}-${Date.now().toString(36)}` });
+    const now = clock.now().toISOString();
+    const info: SandboxInfo = {
+      session_id: sessionId,
+      sandbox_id: sandbox.id,
+      hand: sandboxHandName(sessionId),
+      provider: provider.name,
+      instance: config.instanceId,
+      state: "ready",
+      created_at: now,
+      last_used_at: now,
+      start_ms: Math.round((performance.now() - started) * 10) / 10,
+    };
+    void sandbox.exited.then(() => {
+      if (info.state !== "dead") {
+        info.state = "dead";
+        log.warn("sandbox exited", { session_id: sessionId, sandbox_id: sandbox.id });
+      }
+    });
+    let hand: HandServer;
+    try {
+      hand = await bus.serveHand({
+        name: info.hand,
+        kind: "sandbox",
+        instance: config.instanceId,
+        tools: SANDBOX_TOOLS,
+        sessionId,
+        provider: provider.name,
+        sandboxId: sandbox.id,
+        idempotentTools: IDEMPOTENT,
+        handler: handler(sessionId),
+        onError: (err) => log.warn("hand error", { session_id: sessionId, err: serializeError(err) }),
+      });
+    } catch (err) {
+      await sandbox.kill();
+      throw err;
+    }
+    local.set(sessionId, { info, sandbox, hand });
+    log.info("sandbox provisioned", {
+      session_id: sessionId,
+      sandbox_id: sandbox.id,
+      start_ms: info.start_ms,
+    });
+    return info;
+  };
+
+  const provision = async (
+    sessionId: string,
+    environment: EnvironmentConfig | null,
+  ): Promise<SandboxInfo> => {
+    const mine = local.get(sessionId);
+    if (mine && mine.info.state !== "dead") return mine.info;
+    const inFlight = pending.get(sessionId);
+    if (inFlight) return inFlight;
+    // Another instance may already serve it (an eager start racing the first call); registry
+    // entries outlive dead instances by up to their TTL, so it must also answer.
+    const registry = await bus.hands();
+    const live = await registry.get(sandboxHandName(sessionId));
+    if (live && live.instance !== config.instanceId && live.sandbox_id && (await bus.handAlive(live.name))) {
+      return {
+        session_id: sessionId,
+        sandbox_id: live.sandbox_id,
+        hand: live.name,
+        provider: live.provider ?? "unknown",
+        instance: live.instance,
+        state: "ready",
+        created_at: live.started_at,
+        last_used_at: live.last_seen,
+        start_ms: 0,
+      };
+    }
+    const p = create(sessionId, environment).finally(() => pending.delete(sessionId));
+    pending.set(sessionId, p);
+    return p;
+  };
+
+  const reap = async () => {
+    const cutoff = clock.now().getTime() - config.idleMs;
+    for (const [sessionId, e] of [...local]) {
+      if (Date.parse(e.info.last_used_at) < cutoff && e.hand.inFlight() === 0)
+        await retire(sessionId, "idle");
+    }
+  };
+
+  return {
+    list: () => [...local.values()].map((e) => ({ ...e.info })),
+    async start() {
+      subs.push(
+        bus.serve(SandboxManager.provision, async ({ session_id, environment }) => {
+          if (environment?.type === "self_hosted") {
+            throw new AppError(
+              "invalid_request",
+              "self-hosted sessions run their tools on the customer's worker, not in a sandbox",
+            );
+          }
+          return provision(session_id, environment);
+        }),
+        bus.serve(SandboxManager.kill, async ({ session_id }) => {
+          const e = local.get(session_id);
+          if (!e) return { killed: false };
+          // Kill the sandbox only: the hand stays to tell the next call what happened.
+          await e.sandbox.kill();
+          e.info.state = "dead";
+          return { killed: true };
+        }),
+        bus.serve(SandboxManager.list, async () => ({
+          data: [...local.values()].map((e) => ({ ...e.info })),
+        })),
+      );
+      await bus.nc.flush();
+      reaper = setInterval(() => {
+        reap().catch((err: unknown) => log.warn("reap failed", { err: serializeError(err) }));
+      }, config.reapEveryMs);
+      reaper.unref();
+      log.info("sandbox-manager started", { provider: provider.name, instance: config.instanceId });
+    },
+    async stop() {
+      if (reaper) clearInterval(reaper);
+      for (const s of subs) s.unsubscribe();
+      await Promise.allSettled([...local.keys()].map((id) => retire(id, "shutdown")));
+      await provider.close();
+    },
+  };
+}

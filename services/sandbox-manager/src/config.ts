@@ -1,0 +1,33 @@
+/**
+ * Sandbox-manager configuration: the only file that reads the environment.
+ */
+import { z } from "zod";
+
+export const Env = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  NATS_USER: z.string().optional(),
+  NATS_PASSWORD: z.string().optional(),
+  NATS_TOKEN: z.string().optional(),
+  TENDON_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default("tendon"),
+  TENDON_SANDBOX_PROVIDER: z.enum(["process"]).default("process"),
+  TENDON_SANDBOX_DIR: z.string().default("/tmp/tendon-sandboxes"),
+  TENDON_SANDBOX_IDLE_MS: z.coerce.number().int().min(1000).default(600_000),
+  TENDON_SANDBOX_MEMORY_MB: z.coerce.number().int().min(16).optional(),
+  TENDON_SANDBOX_CPU_SECONDS: z.coerce.number().int().min(1).optional(),
+  TENDON_SANDBOX_MAX_PROCESSES: z.coerce.number().int().min(4).optional(),
+  TENDON_SANDBOX_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).optional(),
+  TENDON_SANDBOX_OUTPUT_BYTES: z.coerce.number().int().min(1024).optional(),
+  TENDON_SANDBOX_DISK_MB: z.coerce.number().int().min(1).optional(),
+  /** Benchmarks: delay every sandbox start (simulates slow container providers). */
+  TENDON_SANDBOX_START_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  TENDON_SANDBOX_START_JITTER_MS: z.coerce.number().int().min(0).default(0),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+});
+export type SandboxManagerEnv = z.infer<typeof Env>;
+
+export function loadConfig(env: NodeJS.ProcessEnv): SandboxManagerEnv {
+  return Env.parse(env);
+}

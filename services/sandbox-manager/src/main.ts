@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * sandbox-manager process: config → bus + provider → createSandboxManager(deps).start() → stop
+ * (kills every sandbox it runs).
+ */
+import { join } from "node:path";
+import { createBus } from "@tendon/bus";
+import {
+  announceReady,
+  createLogger,
+  handleShutdown,
+  randomIds,
+  serializeError,
+  systemClock,
+} from "@tendon/runtime";
+import { createDelayedProvider, createProcessProvider, type SandboxLimits } from "@tendon/sandbox";
+import { createSandboxManager } from "./app.js";
+import { loadConfig } from "./config.js";
+
+const cfg = loadConfig(process.env);
+const instanceId = randomIds.next("worker").replace(/^wrk_/, "sbm_");
+const log = createLogger({ service: "sandbox-manager", level: cfg.LOG_LEVEL }).child({
+  instance: instanceId,
+});
+
+function limits(): Partial<SandboxLimits> {
+  const l: Partial<SandboxLimits> = {};
+  if (cfg.TENDON_SANDBOX_MEMORY_MB) l.memoryBytes = cfg.TENDON_SANDBOX_MEMORY_MB * 1024 * 1024;
+  if (cfg.TENDON_SANDBOX_CPU_SECONDS) l.cpuSeconds = cfg.TENDON_SANDBOX_CPU_SECONDS;
+  if (cfg.TENDON_SANDBOX_MAX_PROCESSES) l.maxProcesses = cfg.TENDON_SANDBOX_MAX_PROCESSES;
+  if (cfg.TENDON_SANDBOX_CALL_TIMEOUT_MS) l.callTimeoutMs = cfg.TENDON_SANDBOX_CALL_TIMEOUT_MS;
+  if (cfg.TENDON_SANDBOX_OUTPUT_BYTES) l.maxOutputBytes = cfg.TENDON_SANDBOX_OUTPUT_BYTES;
+  if (cfg.TENDON_SANDBOX_DISK_MB) l.diskBytes = cfg.TENDON_SANDBOX_DISK_MB * 1024 * 1024;
+  return l;
+}
+
+try {
+  const bus = await createBus({
+    servers: cfg.NATS_URL,
+    name: `sandbox-manager-${process.pid}`,
+    prefix: cfg.TENDON_PREFIX,
+    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
+    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
+    onStatus: (s) => log.info("nats status", { status: s.type }),
+  });
+  const base = createProcessProvider({
+    baseDir: join(cfg.TENDON_SANDBOX_DIR, instanceId),
+    defaults: limits(),
+    log: (level, msg, fields) => log[level](msg, fields),
+  });
+  const provider =
+    cfg.TENDON_SANDBOX_START_DELAY_MS > 0
+      ? createDelayedProvider(base, {
+          startDelayMs: cfg.TENDON_SANDBOX_START_DELAY_MS,
+          jitterMs: cfg.TENDON_SANDBOX_START_JITTER_MS,
+        })
+      : base;
+  const manager = createSandboxManager({
+    bus,
+    provider,
+    clock: systemClock,
+    log,
+    config: {
+      instanceId,
+      idleMs: cfg.TENDON_SANDBOX_IDLE_MS,
+      reapEveryMs: Math.min(30_000, cfg.TENDON_SANDBOX_IDLE_MS),
+    },
+  });
+  await manager.start();
+  announceReady("sandbox-manager", { instance: instanceId, provider: provider.name });
+  handleShutdown(
+    async () => {
+      await manager.stop();
+      await bus.close();
+    },
+    { log },
+  );
+} catch (err) {
+  log.error("sandbox-manager failed to start", { err: serializeError(err) });
+  process.exit(1);
+}
