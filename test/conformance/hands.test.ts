@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import { REPO_ROOT } from "@tendon/cli";
-import { SandboxManager } from "@tendon/contracts";
+import { SandboxManager, sandboxHandName } from "@tendon/contracts";
 import { spawnProcess, waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
@@ -97,7 +97,7 @@ describe("builtin tools in a sandbox", () => {
     stream.close();
     expect(await sandboxesOf(session.id)).toEqual([]);
     const registry = await (await t.bus()).hands();
-    expect(await registry.get(session.id)).toBeUndefined();
+    expect(await registry.get(sandboxHandName(session.id))).toBeUndefined();
   });
 
   it("a sandbox killed between two calls gives the model an error, and the next call gets a fresh one", async () => {

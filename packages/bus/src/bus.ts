@@ -40,6 +40,8 @@ import {
 
 export interface BusOptions extends ConnectOptions {
   prefix: string;
+  /** Create the hand KV buckets when missing (services); hands with scoped credentials only bind. @default true */
+  createHandStores?: boolean;
 }
 
 export interface Bus {
@@ -76,11 +78,11 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-export function bindBus(nc: NatsConnection, prefix: string): Bus {
+export function bindBus(nc: NatsConnection, prefix: string, opts: { createHandStores?: boolean } = {}): Bus {
   const s = makeSubjects(prefix);
   let stores: Promise<HandStores> | undefined;
   const handStores = () => {
-    stores ??= openHandStores(nc, s).catch((e: unknown) => {
+    stores ??= openHandStores(nc, s, { create: opts.createHandStores !== false }).catch((e: unknown) => {
       stores = undefined;
       throw e;
     });
@@ -127,5 +129,9 @@ export function bindBus(nc: NatsConnection, prefix: string): Bus {
 
 export async function createBus(opts: BusOptions): Promise<Bus> {
   const nc = await connectNats(opts);
-  return bindBus(nc, opts.prefix);
+  return bindBus(
+    nc,
+    opts.prefix,
+    opts.createHandStores === undefined ? {} : { createHandStores: opts.createHandStores },
+  );
 }

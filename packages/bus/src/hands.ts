@@ -2,7 +2,7 @@
  * Hands on the bus: serving `execute(name, input)` with exactly-once-or-"unknown" semantics, the
  * registry of live hands, and the caller's side.
  *
- * Execution records (KV `<PREFIX>_EXEC`, keyed by tool_use id, kept 24 h) make `execute`
+ * Execution records (KV `<PREFIX>_EXEC`, keyed `<hand>.<tool_use id>`, kept 24 h) make `execute`
  * idempotent across retries, worker takeovers and hand restarts:
  * - first call: record "running", run, record "done" with the result, reply;
  * - repeat while running in this process: attach to the same run;
@@ -38,12 +38,21 @@ export interface HandStores {
   registry: KV;
 }
 
-/** Opens (creating when missing) the two KV buckets hands use. */
-export async function openHandStores(nc: NatsConnection, subjects: Subjects): Promise<HandStores> {
+/**
+ * Opens the two KV buckets hands use. Services create them when missing; a hand running with a
+ * scoped credential (`create: false`) only binds to them.
+ */
+export async function openHandStores(
+  nc: NatsConnection,
+  subjects: Subjects,
+  opts: { create?: boolean } = {},
+): Promise<HandStores> {
   const kvm = new Kvm(nc);
+  const open = (name: string, ttl: number) =>
+    opts.create === false ? kvm.open(name) : kvm.create(name, { ttl, history: 1 });
   const [executions, registry] = await Promise.all([
-    kvm.create(subjects.executionsBucket(), { ttl: EXECUTIONS_TTL_MS, history: 1 }),
-    kvm.create(subjects.handsBucket(), { ttl: REGISTRY_TTL_MS, history: 1 }),
+    open(subjects.executionsBucket(), EXECUTIONS_TTL_MS),
+    open(subjects.handsBucket(), REGISTRY_TTL_MS),
   ]);
   return { executions, registry };
 }
@@ -92,6 +101,9 @@ export async function serveHand(
   const controllers = new Set<AbortController>();
   const startedAt = new Date().toISOString();
 
+  // Records are namespaced by hand, so a hand's credential can be scoped to its own records.
+  const recordKey = (req: HandExecuteRequest) => `${opts.name}.${req.tool_use_id}`;
+
   const run = (req: HandExecuteRequest): Promise<ToolResult> => {
     const ctl = new AbortController();
     controllers.add(ctl);
@@ -116,7 +128,7 @@ export async function serveHand(
           started_at: startedAt,
           result,
         };
-        await stores.executions.put(req.tool_use_id, encodeJson(record));
+        await stores.executions.put(recordKey(req), encodeJson(record));
         return result;
       } finally {
         clearTimeout(timer);
@@ -131,7 +143,7 @@ export async function serveHand(
   const start = async (req: HandExecuteRequest): Promise<HandExecuteReply> => {
     const attached = running.get(req.tool_use_id);
     if (attached) return { status: "completed", result: await attached, instance: opts.instance };
-    const prior = await getRecord(stores.executions, req.tool_use_id);
+    const prior = await getRecord(stores.executions, recordKey(req));
     if (prior?.state === "done" && prior.result)
       return { status: "completed", result: prior.result, instance: prior.instance };
     const rerunnable = opts.idempotentTools?.has(req.tool) === true;
@@ -147,10 +159,10 @@ export async function serveHand(
       tool: req.tool,
       started_at: new Date().toISOString(),
     };
-    if (prior) await stores.executions.put(req.tool_use_id, encodeJson(record));
+    if (prior) await stores.executions.put(recordKey(req), encodeJson(record));
     else {
       try {
-        await stores.executions.create(req.tool_use_id, encodeJson(record));
+        await stores.executions.create(recordKey(req), encodeJson(record));
       } catch {
         // Another runner claimed it between our read and create: answer from its record.
         return start(req);

@@ -116,7 +116,7 @@ describe("execute", () => {
     } finally {
       await hand.stop();
     }
-    const missing = await bus.executeOnHand("nobody-here", call("x")).catch((e: unknown) => e);
+    const missing = await bus.executeOnHand("tool.nobody-here", call("x")).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(AppError);
     expect(missing).toMatchObject({ code: "unavailable", details: { error_code: "hand_not_found" } });
   });
@@ -125,7 +125,7 @@ describe("execute", () => {
 describe("registry", () => {
   it("announces hands and their tools, and forgets them when they stop", async () => {
     const hand = await bus.serveHand({
-      name: "tool-weather",
+      name: "tool.weather",
       kind: "custom",
       instance: "laptop",
       tools: ["weather"],
@@ -133,11 +133,11 @@ describe("registry", () => {
       handler: async () => text("sunny"),
     });
     const reg = await bus.hands();
-    expect(await reg.handForTool("weather")).toBe("tool-weather");
-    expect((await reg.list()).map((h) => h.name)).toContain("tool-weather");
+    expect(await reg.handForTool("weather")).toBe("tool.weather");
+    expect((await reg.list()).map((h) => h.name)).toContain("tool.weather");
     await hand.stop();
     expect(await reg.handForTool("weather")).toBeUndefined();
-    expect(await reg.get("tool-weather")).toBeUndefined();
+    expect(await reg.get("tool.weather")).toBeUndefined();
   });
 });
 
@@ -146,7 +146,7 @@ async function dyingRecord(toolUseId: string, tool: string): Promise<void> {
   const { Kvm } = await import("@nats-io/kv");
   const kv = await new Kvm(bus.nc).open(bus.subjects.executionsBucket());
   await kv.put(
-    toolUseId,
+    `flaky.${toolUseId}`,
     new TextEncoder().encode(
       JSON.stringify({ state: "running", instance: "dead", tool, started_at: new Date().toISOString() }),
     ),

@@ -96,6 +96,8 @@ export async function serveHands(
     servers: opts.natsUrl,
     prefix: opts.prefix,
     name: instance,
+    // A hand's credential may only bind to the hand buckets, not create them.
+    createHandStores: false,
     ...(opts.natsUser ? { user: opts.natsUser, pass: opts.natsPassword ?? "" } : {}),
     ...(opts.natsToken ? { token: opts.natsToken } : {}),
   });

@@ -8,6 +8,7 @@ import { loadCliEnv } from "./config.js";
 import { runDev } from "./dev.js";
 import { serveHands } from "./hand.js";
 import { createApiKey } from "./keys.js";
+import { renderNatsConfig } from "./nats-config.js";
 
 const HELP = `tendon — run and operate Tendon
 
@@ -20,6 +21,7 @@ Usage:
   tendon hand serve --tool NAME=COMMAND [--tool ...] [--module ./tools.mjs]
                                   serve custom tools from this machine as hands (NATS_URL,
                                   TENDON_PREFIX, NATS_USER/NATS_PASSWORD or NATS_TOKEN)
+  tendon nats-config [--prefix P] print a nats-server config with one least-privilege user per role
   tendon help                     this text
 
 Environment: NATS_URL, DATABASE_URL, TENDON_PREFIX (default "tendon"), PORT (dev gateway, default 8080),
@@ -103,6 +105,19 @@ async function main(argv: string[]): Promise<void> {
       const stop = () => void served.stop().then(() => process.exit(0));
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
+      return;
+    }
+    case "nats-config": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { prefix: { type: "string" }, port: { type: "string" } },
+      });
+      out(
+        renderNatsConfig({
+          prefix: values.prefix ?? env.prefix,
+          ...(values.port ? { port: Number(values.port) } : {}),
+        }),
+      );
       return;
     }
     case undefined:

@@ -180,6 +180,8 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     active: () => [...active.keys()],
     async start() {
       await bus.ensureWakeConsumer({ ackWaitMs: config.ackWaitMs, maxDeliver: config.maxDeliver });
+      // Creates the hand registry and execution-record buckets, so hands with scoped credentials can bind.
+      await bus.hands();
       await beat();
       heartbeat = setInterval(() => void beat(), config.heartbeatMs);
       consumer = bus.consumeWakes({

@@ -195,6 +195,7 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
   return {
     list: () => [...local.values()].map((e) => ({ ...e.info })),
     async start() {
+      await bus.hands();
       subs.push(
         bus.serve(SandboxManager.provision, async ({ session_id, environment }) => {
           if (environment?.type === "self_hosted") {

@@ -63,14 +63,17 @@ export const ExecutionRecord = z.object({
 });
 export type ExecutionRecord = z.infer<typeof ExecutionRecord>;
 
-/** The hand that runs a session's builtin tools in its sandbox. */
+/**
+ * Hand names are `<kind>.<name>`: the kind is its own subject token so credentials can be scoped
+ * per kind (a tool-serving machine gets `hand.tool.*`, the sandbox-manager `hand.sandbox.*`).
+ */
 export function sandboxHandName(sessionId: string): string {
-  return sessionId;
+  return `sandbox.${sessionId}`;
 }
 
 /** The hand that serves a custom tool by name. */
 export function customToolHandName(tool: string): string {
-  return `tool-${tool}`;
+  return `tool.${tool}`;
 }
 
 export const SandboxInfo = z.object({

@@ -7,7 +7,8 @@
  *   tendon.live.<sessionId>          best-effort fan-out of committed events and previews
  *   tendon.wake.<sessionId>          JetStream work queue of wake-ups (stream <PREFIX>_WAKE)
  *   tendon.work.<environmentId>      "work queued" signal for long-polling self-hosted pollers
- *   tendon.hand.<name>.execute       a hand's execute endpoint (KV <PREFIX>_HANDS is the registry)
+ *   tendon.hand.<kind>.<name>.execute  a hand's execute endpoint, kind = sandbox | tool
+ *                                    (KV <PREFIX>_HANDS is the registry, <PREFIX>_EXEC the records)
  */
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -61,8 +62,8 @@ export function subjects(prefix: string): Subjects {
     wakeStream: () => streamName(prefix, "WAKE"),
     wakeConsumer: () => "harness",
     workAvailable: (environmentId) => `${prefix}.work.${token(environmentId)}`,
-    hand: (name) => `${prefix}.hand.${token(name)}.execute`,
-    handQueue: (name) => `hand-${token(name)}`,
+    hand: (name) => `${prefix}.hand.${name.split(".").map(token).join(".")}.execute`,
+    handQueue: (name) => `hand.${name.split(".").map(token).join(".")}`,
     handsBucket: () => streamName(prefix, "HANDS"),
     executionsBucket: () => streamName(prefix, "EXEC"),
   };
