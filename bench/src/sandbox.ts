@@ -15,7 +15,7 @@ import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { createBus } from "@tendon/bus";
 import { createApiKey, startStack } from "@tendon/cli";
-import { SandboxManager } from "@tendon/contracts";
+import { SandboxManager, sandboxHandName } from "@tendon/contracts";
 import { createMockModel } from "@tendon/mock-model";
 import { randomIds, silentLogger, systemClock } from "@tendon/runtime";
 import { createProcessProvider } from "@tendon/sandbox";
@@ -88,7 +88,7 @@ async function warmExecute(natsUrl: string, n: number): Promise<Figure[]> {
     const exec: number[] = [];
     const rr: number[] = [];
     const call = (i: number) =>
-      bus.executeOnHand(sessionId, {
+      bus.executeOnHand(sandboxHandName(sessionId), {
         v: 1,
         tool_use_id: `sevt_bench${String(i).padStart(6, "0")}${randomIds.next("event").slice(5, 15)}`,
         session_id: sessionId,
