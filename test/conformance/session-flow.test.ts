@@ -5,25 +5,9 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
-import { startTestStack, type TestStack } from "../support/stack.js";
+import { useTestStack } from "../support/stack.js";
 
-let t: TestStack;
-let client: Anthropic;
-let environmentId: string;
-
-beforeAll(async () => {
-  t = await startTestStack();
-  client = t.client;
-  const env = await client.beta.environments.create({
-    name: `conf-${Date.now()}`,
-    config: { type: "cloud", networking: { type: "unrestricted" } },
-  });
-  environmentId = env.id;
-});
-
-afterAll(async () => {
-  await t?.stop();
-});
+const fx = useTestStack();
 
 function uniqueModel(tag: string): string {
   return `mock-${tag}-${Math.random().toString(36).slice(2, 8)}`;
@@ -32,8 +16,8 @@ function uniqueModel(tag: string): string {
 describe("a turn end to end", () => {
   it("streams running → model span → message → idle(end_turn) and lists the same events", async () => {
     const model = uniqueModel("hello");
-    t.mock.script(model, { steps: [{ content: [{ type: "text", text: "Hello from the mock model." }] }] });
-    const agent = await client.beta.agents.create({ name: "hello", model, system: "Be brief." });
+    fx.t.mock.script(model, { steps: [{ content: [{ type: "text", text: "Hello from the mock model." }] }] });
+    const agent = await fx.client.beta.agents.create({ name: "hello", model, system: "Be brief." });
     expect(agent).toMatchObject({
       type: "agent",
       version: 1,
@@ -42,9 +26,9 @@ describe("a turn end to end", () => {
       system: "Be brief.",
     });
 
-    const session = await client.beta.sessions.create({
+    const session = await fx.client.beta.sessions.create({
       agent: agent.id,
-      environment_id: environmentId,
+      environment_id: fx.environmentId,
       title: "first",
     });
     expect(session).toMatchObject({
@@ -56,8 +40,8 @@ describe("a turn end to end", () => {
     });
     expect(session.agent).toMatchObject({ id: agent.id, version: 1, skills: [] });
 
-    const stream = await collect(client, session.id);
-    const sent = await client.beta.sessions.events.send(session.id, {
+    const stream = await collect(fx.client, session.id);
+    const sent = await fx.client.beta.sessions.events.send(session.id, {
       events: [{ type: "user.message", content: [{ type: "text", text: "Hi!" }] }],
     });
     expect(sent.data).toHaveLength(1);
@@ -85,15 +69,15 @@ describe("a turn end to end", () => {
 
     // The stored log is what was streamed, in order.
     const listed: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id)) listed.push(e.id);
+    for await (const e of fx.client.beta.sessions.events.list(session.id)) listed.push(e.id);
     expect(listed).toEqual(got.map((e) => (e as { id: string }).id));
 
-    const after = await client.beta.sessions.retrieve(session.id);
+    const after = await fx.client.beta.sessions.retrieve(session.id);
     expect(after.status).toBe("idle");
     expect(after.usage.output_tokens).toBe(end.model_usage.output_tokens);
 
     // The model saw the system prompt and the user's message.
-    const req = t.mock.requests(model)[0];
+    const req = fx.t.mock.requests(model)[0];
     expect(req?.body).toMatchObject({
       system: "Be brief.",
       messages: [{ role: "user", content: [{ type: "text", text: "Hi!" }] }],

@@ -6,33 +6,22 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
-import { startTestStack, type TestStack } from "../support/stack.js";
+import { useTestStack } from "../support/stack.js";
 
-let t: TestStack;
-let client: Anthropic;
-let environmentId: string;
-
-beforeAll(async () => {
-  t = await startTestStack();
-  client = t.client;
-  environmentId = (await client.beta.environments.create({ name: `tools-${Date.now()}` })).id;
-});
-afterAll(async () => {
-  await t?.stop();
-});
+const fx = useTestStack();
 
 const uniqueModel = (tag: string) => `mock-${tag}-${Math.random().toString(36).slice(2, 8)}`;
 const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
 
 async function newSession(model: string, tools: Anthropic.Beta.Agents.AgentCreateParams["tools"] = []) {
-  const agent = await client.beta.agents.create({ name: model, model, tools });
-  return client.beta.sessions.create({ agent: agent.id, environment_id: environmentId });
+  const agent = await fx.client.beta.agents.create({ name: model, model, tools });
+  return fx.client.beta.sessions.create({ agent: agent.id, environment_id: fx.environmentId });
 }
 
 describe("custom tools", () => {
   it("idles with requires_action, takes the client's result and continues", async () => {
     const model = uniqueModel("tool");
-    t.mock.script(model, {
+    fx.t.mock.script(model, {
       steps: [
         {
           content: [
@@ -51,8 +40,8 @@ describe("custom tools", () => {
         input_schema: { type: "object", properties: { city: { type: "string" } } },
       },
     ]);
-    const stream = await collect(client, session.id);
-    await client.beta.sessions.events.send(session.id, { events: [say("Weather in Paris?")] });
+    const stream = await collect(fx.client, session.id);
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("Weather in Paris?")] });
     const first = await stream.until((e) => e.type === "session.status_idle");
     const use = first.find(
       (e) => e.type === "agent.custom_tool_use",
@@ -60,9 +49,9 @@ describe("custom tools", () => {
     expect(use).toMatchObject({ name: "get_weather", input: { city: "Paris" } });
     const idle = first.at(-1) as Anthropic.Beta.Sessions.BetaManagedAgentsSessionStatusIdleEvent;
     expect(idle.stop_reason).toEqual({ type: "requires_action", event_ids: [use.id] });
-    expect((await client.beta.sessions.retrieve(session.id)).status).toBe("idle");
+    expect((await fx.client.beta.sessions.retrieve(session.id)).status).toBe("idle");
 
-    await client.beta.sessions.events.send(session.id, {
+    await fx.client.beta.sessions.events.send(session.id, {
       events: [
         {
           type: "user.custom_tool_result",
@@ -83,7 +72,9 @@ describe("custom tools", () => {
       "session.status_idle",
     ]);
     // The model got the result paired with its call (the call's id is the event id).
-    const second = t.mock.requests(model)[1]?.body as { messages: Array<{ role: string; content: unknown }> };
+    const second = fx.t.mock.requests(model)[1]?.body as {
+      messages: Array<{ role: string; content: unknown }>;
+    };
     expect(second.messages.at(-2)).toMatchObject({
       role: "assistant",
       content: [{ type: "text" }, { type: "tool_use", id: use.id, name: "get_weather" }],
@@ -96,7 +87,7 @@ describe("custom tools", () => {
     });
 
     // A second answer to the same call is refused with 400 (not 409: the SDK would retry that).
-    const again = await client.beta.sessions.events
+    const again = await fx.client.beta.sessions.events
       .send(session.id, {
         events: [{ type: "user.custom_tool_result", custom_tool_use_id: use.id, content: [] }],
       })
@@ -111,17 +102,17 @@ describe("custom tools", () => {
 describe("interrupts", () => {
   it("cancels the model call in flight and idles with end_turn; the next message runs normally", async () => {
     const model = uniqueModel("slow");
-    // The first attempt hangs until the client aborts it; the interrupted call leaves no assistant
+    // The first attempt hangs until the fx.client aborts it; the interrupted call leaves no assistant
     // turn, so the next request is step 0 again and gets the answer.
-    t.mock.script(model, {
+    fx.t.mock.script(model, {
       steps: [{ content: [{ type: "text", text: "after the interrupt" }], failures: [{ hang: true }] }],
     });
     const session = await newSession(model);
-    const stream = await collect(client, session.id);
-    await client.beta.sessions.events.send(session.id, { events: [say("take your time")] });
+    const stream = await collect(fx.client, session.id);
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("take your time")] });
     await stream.until((e) => e.type === "span.model_request_start");
-    await waitFor(() => t.mock.requests(model).length === 1);
-    await client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
+    await waitFor(() => fx.t.mock.requests(model).length === 1);
+    await fx.client.beta.sessions.events.send(session.id, { events: [{ type: "user.interrupt" }] });
     const got = await stream.until(isEndTurn);
     expect(got.map((e) => e.type)).toEqual([
       "user.message",
@@ -134,7 +125,7 @@ describe("interrupts", () => {
     expect(got.find((e) => e.type === "span.model_request_end")).toMatchObject({ is_error: true });
     expect(got.some((e) => e.type === "agent.message")).toBe(false);
 
-    await client.beta.sessions.events.send(session.id, { events: [say("now answer")] });
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("now answer")] });
     const after = await stream.until((_e, all) => all.filter(isEndTurn).length === 2);
     stream.close();
     expect(after.filter((e) => e.type === "agent.message").at(-1)).toMatchObject({
@@ -146,12 +137,12 @@ describe("interrupts", () => {
 describe("model failures", () => {
   it("retries 529s visibly (error + rescheduled) and completes", async () => {
     const model = uniqueModel("flaky");
-    t.mock.script(model, {
+    fx.t.mock.script(model, {
       steps: [{ content: [{ type: "text", text: "made it" }], failures: [{ status: 529 }, { status: 429 }] }],
     });
     const session = await newSession(model);
-    const stream = await collect(client, session.id);
-    await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
+    const stream = await collect(fx.client, session.id);
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("hi")] });
     const got = await stream.until(isEndTurn);
     stream.close();
     const errors = got.filter(
@@ -168,7 +159,7 @@ describe("model failures", () => {
 
   it("gives up after the retry budget: error exhausted and idle(retries_exhausted)", async () => {
     const model = uniqueModel("down");
-    t.mock.script(model, {
+    fx.t.mock.script(model, {
       steps: [
         {
           content: [{ type: "text", text: "never" }],
@@ -177,8 +168,8 @@ describe("model failures", () => {
       ],
     });
     const session = await newSession(model);
-    const stream = await collect(client, session.id);
-    await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
+    const stream = await collect(fx.client, session.id);
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("hi")] });
     const got = await stream.until((e) => e.type === "session.status_idle");
     stream.close();
     const last = got.at(-1) as Anthropic.Beta.Sessions.BetaManagedAgentsSessionStatusIdleEvent;
@@ -192,12 +183,12 @@ describe("model failures", () => {
       "retrying",
       "exhausted",
     ]);
-    expect(t.mock.requests(model)).toHaveLength(4);
+    expect(fx.t.mock.requests(model)).toHaveLength(4);
   });
 
   it("a stream dropped mid-reply is retried and the reply is stored once", async () => {
     const model = uniqueModel("drop");
-    t.mock.script(model, {
+    fx.t.mock.script(model, {
       steps: [
         {
           content: [{ type: "text", text: "one two three four five six" }],
@@ -206,8 +197,8 @@ describe("model failures", () => {
       ],
     });
     const session = await newSession(model);
-    const stream = await collect(client, session.id);
-    await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
+    const stream = await collect(fx.client, session.id);
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("hi")] });
     const got = await stream.until(isEndTurn);
     stream.close();
     const messages = got.filter((e) => e.type === "agent.message");
@@ -220,10 +211,10 @@ describe("previews", () => {
   it("event_deltas streams event_start and deltas whose concatenation is the stored message", async () => {
     const model = uniqueModel("delta");
     const text = "streamed word by word for the preview";
-    t.mock.script(model, { steps: [{ content: [{ type: "text", text }] }] });
+    fx.t.mock.script(model, { steps: [{ content: [{ type: "text", text }] }] });
     const session = await newSession(model);
-    const stream = await collect(client, session.id, { event_deltas: ["agent.message"] });
-    await client.beta.sessions.events.send(session.id, { events: [say("hi")] });
+    const stream = await collect(fx.client, session.id, { event_deltas: ["agent.message"] });
+    await fx.client.beta.sessions.events.send(session.id, { events: [say("hi")] });
     const got = await stream.until(isEndTurn);
     stream.close();
     const start = got.find(
@@ -243,7 +234,7 @@ describe("previews", () => {
     expect(order.lastIndexOf("event_delta")).toBeLessThan(order.indexOf("agent.message"));
     // Previews are never stored.
     const listed: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id)) listed.push(e.type);
+    for await (const e of fx.client.beta.sessions.events.list(session.id)) listed.push(e.type);
     expect(listed).not.toContain("event_delta");
   });
 });
@@ -251,33 +242,36 @@ describe("previews", () => {
 describe("event list", () => {
   it("auto-paginates over several pages, with types[] and order", async () => {
     const model = uniqueModel("pages");
-    t.mock.script(model, { steps: [{ content: [{ type: "text", text: "a" }] }], repeat_last: true });
+    fx.t.mock.script(model, { steps: [{ content: [{ type: "text", text: "a" }] }], repeat_last: true });
     const session = await newSession(model);
-    const stream = await collect(client, session.id);
+    const stream = await collect(fx.client, session.id);
     for (let i = 0; i < 3; i++) {
-      await client.beta.sessions.events.send(session.id, { events: [say(`m${i}`)] });
+      await fx.client.beta.sessions.events.send(session.id, { events: [say(`m${i}`)] });
       await stream.until((_e, all) => all.filter(isEndTurn).length === i + 1);
     }
     stream.close();
     const all: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id, { limit: 4 })) all.push(e.id);
+    for await (const e of fx.client.beta.sessions.events.list(session.id, { limit: 4 })) all.push(e.id);
     expect(all).toHaveLength(18);
     expect(new Set(all).size).toBe(18);
-    const firstPage = await client.beta.sessions.events.list(session.id, { limit: 4 });
+    const firstPage = await fx.client.beta.sessions.events.list(session.id, { limit: 4 });
     expect(firstPage.data).toHaveLength(4);
     expect(firstPage.next_page).toEqual(expect.any(String));
 
     const messages: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id, { types: ["user.message"], limit: 2 }))
+    for await (const e of fx.client.beta.sessions.events.list(session.id, {
+      types: ["user.message"],
+      limit: 2,
+    }))
       messages.push(e.type);
     expect(messages).toEqual(["user.message", "user.message", "user.message"]);
 
     const desc: string[] = [];
-    for await (const e of client.beta.sessions.events.list(session.id, { order: "desc", limit: 5 }))
+    for await (const e of fx.client.beta.sessions.events.list(session.id, { order: "desc", limit: 5 }))
       desc.push(e.id);
     expect(desc).toEqual([...all].reverse());
 
-    const last = await client.beta.sessions.events.list(session.id, { limit: 1000 });
+    const last = await fx.client.beta.sessions.events.list(session.id, { limit: 1000 });
     expect(last.next_page).toBeNull();
   });
 });

@@ -8,6 +8,7 @@ import { type Bus, createBus } from "@tendon/bus";
 import { createApiKey, type Stack, type StackOptions, startStack } from "@tendon/cli";
 import { createMockModel, type MockModel } from "@tendon/mock-model";
 import { cleanupNats, createDatabase, type Infra, resolveInfra, uniquePrefix } from "@tendon/testing";
+import { afterAll, beforeAll } from "vitest";
 
 export interface TestStack {
   client: Anthropic;
@@ -101,4 +102,47 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     await db.drop().catch(() => {});
     throw err;
   }
+}
+
+export interface StackFixture {
+  readonly t: TestStack;
+  readonly client: Anthropic;
+  /** An environment created for the file (cloud unless `environment` says otherwise). */
+  readonly environmentId: string;
+}
+
+/**
+ * One stack for the test file: started before its tests, stopped after them. Read the fields
+ * inside tests (they are set in `beforeAll`).
+ */
+export function useTestStack(
+  opts: TestStackOptions & { environment?: Anthropic.Beta.Environments.EnvironmentCreateParams } = {},
+): StackFixture {
+  let stack: TestStack | undefined;
+  let environmentId: string | undefined;
+  beforeAll(async () => {
+    stack = await startTestStack(opts);
+    const env = await stack.client.beta.environments.create(
+      opts.environment ?? { name: `env-${Math.random().toString(36).slice(2, 10)}` },
+    );
+    environmentId = env.id;
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`${what} is only available inside tests (after beforeAll)`);
+    return v;
+  };
+  return {
+    get t() {
+      return need(stack, "the stack");
+    },
+    get client() {
+      return need(stack, "the stack").client;
+    },
+    get environmentId() {
+      return need(environmentId, "the environment");
+    },
+  };
 }

@@ -6,3 +6,4 @@ export { connectNats } from "./connection.js";
 export type { HandRegistry, HandServer, ServeHandOptions } from "./hands.js";
 export type { Handler, HandlerContext, RequestOptions, RpcObserver } from "./rpc.js";
 export type { ConsumeOptions, WakeConsumer, WakeDelivery, WakeQueueConfig } from "./wake.js";
+export { BusEnv, busOptions, LogLevelEnv } from "./env.js";

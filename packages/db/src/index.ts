@@ -1,4 +1,4 @@
-export type { Kysely, Transaction } from "kysely";
+export type { ExpressionBuilder, Kysely, Transaction } from "kysely";
 export { sql } from "kysely";
 export type { Db, DbOptions } from "./db.js";
 export { createDb, ensureSchema } from "./db.js";

@@ -1,17 +1,10 @@
 /**
  * Gateway configuration: the only file that reads the environment.
  */
+import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { z } from "zod";
 
-export const Env = z.object({
-  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
-  NATS_USER: z.string().optional(),
-  NATS_PASSWORD: z.string().optional(),
-  NATS_TOKEN: z.string().optional(),
-  TENDON_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
-    .default("tendon"),
+export const Env = BusEnv.extend({
   HOST: z.string().default("0.0.0.0"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   TENDON_MAX_BODY_BYTES: z.coerce
@@ -26,7 +19,7 @@ export const Env = z.object({
     .int()
     .min(65_536)
     .default(8 * 1024 * 1024),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  LOG_LEVEL: LogLevelEnv,
 });
 export type GatewayEnv = z.infer<typeof Env>;
 

@@ -2,7 +2,7 @@
 /**
  * gateway process: config → bus → createGateway(deps).start() → graceful stop.
  */
-import { createBus } from "@tendon/bus";
+import { busOptions, createBus } from "@tendon/bus";
 import { announceReady, createLogger, handleShutdown, serializeError } from "@tendon/runtime";
 import { createGateway } from "./app.js";
 import { loadConfig } from "./config.js";
@@ -12,17 +12,12 @@ const log = createLogger({ service: "gateway", level: cfg.LOG_LEVEL });
 
 try {
   let onReconnect = () => {};
-  const bus = await createBus({
-    servers: cfg.NATS_URL,
-    name: `gateway-${process.pid}`,
-    prefix: cfg.TENDON_PREFIX,
-    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
-    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
-    onStatus: (s) => {
+  const bus = await createBus(
+    busOptions(cfg, "gateway", (s) => {
       log.info("nats status", { status: s.type });
       if (s.type === "reconnect") onReconnect();
-    },
-  });
+    }),
+  );
   const gateway = createGateway({
     bus,
     log,

@@ -84,14 +84,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       return;
     }
     if (lease.session.status === "terminated") {
-      await bus
-        .request(SessionLog.harnessRelease, {
-          session_id: sessionId,
-          worker_id: config.workerId,
-          epoch: lease.epoch,
-          rewake: false,
-        })
-        .catch(() => {});
+      await release(sessionId, lease.epoch, slog);
       await d.ack();
       return;
     }
@@ -113,14 +106,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
         await giveUp(sessionId, lease.epoch, err);
         d.term("redelivery limit reached");
       } else {
-        await bus
-          .request(SessionLog.harnessRelease, {
-            session_id: sessionId,
-            worker_id: config.workerId,
-            epoch: lease.epoch,
-            rewake: false,
-          })
-          .catch((e: unknown) => slog.warn("lease release failed", { err: serializeError(e) }));
+        await release(sessionId, lease.epoch, slog);
         d.nak(Math.min(10_000, 500 * 2 ** d.deliveryCount));
       }
     } finally {
@@ -128,6 +114,12 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       active.delete(sessionId);
     }
   };
+
+  /** Best effort: if it fails, the lease lapses with this worker's liveness or is fenced on takeover. */
+  const release = (sessionId: string, epoch: number, slog: Logger) =>
+    bus
+      .request(SessionLog.harnessRelease, { session_id: sessionId, worker_id: config.workerId, epoch, rewake: false })
+      .catch((e: unknown) => slog.warn("lease release failed", { err: serializeError(e) }));
 
   const acquire = (sessionId: string) =>
     withRetry(clock, config.busRetry, () =>

@@ -7,43 +7,34 @@
  * within its sweep interval after that. Recovery after a SIGKILL ≈ TTL + sweep interval + one
  * wake-up round trip (about 1.5 s with the defaults).
  */
+import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { z } from "zod";
 
-export const Env = z
-  .object({
-    NATS_URL: z.string().default("nats://127.0.0.1:4222"),
-    NATS_USER: z.string().optional(),
-    NATS_PASSWORD: z.string().optional(),
-    NATS_TOKEN: z.string().optional(),
-    TENDON_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
-      .default("tendon"),
-    ANTHROPIC_BASE_URL: z.string().url().optional(),
-    ANTHROPIC_API_KEY: z.string().optional(),
-    ANTHROPIC_AUTH_TOKEN: z.string().optional(),
-    HARNESS_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
-    HARNESS_MAX_TOKENS: z.coerce.number().int().min(1).default(8192),
-    HARNESS_MODEL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(600_000),
-    HARNESS_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(4),
-    HARNESS_MODEL_BACKOFF_BASE_MS: z.coerce.number().int().min(0).default(1_000),
-    HARNESS_MODEL_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(30_000),
-    HARNESS_TOOL_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
-    HARNESS_LEASE_TTL_MS: z.coerce.number().int().min(200).default(1_200),
-    HARNESS_HEARTBEAT_MS: z.coerce.number().int().min(50).default(300),
-    HARNESS_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(10_000),
-    HARNESS_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
-    HARNESS_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
-    LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
-  })
-  .superRefine((e, ctx) => {
-    if (e.HARNESS_HEARTBEAT_MS * 2 > e.HARNESS_LEASE_TTL_MS) {
-      ctx.addIssue({
-        code: "custom",
-        message: "HARNESS_HEARTBEAT_MS must be at most half of HARNESS_LEASE_TTL_MS",
-      });
-    }
-  });
+export const Env = BusEnv.extend({
+  ANTHROPIC_BASE_URL: z.string().url().optional(),
+  ANTHROPIC_API_KEY: z.string().optional(),
+  ANTHROPIC_AUTH_TOKEN: z.string().optional(),
+  HARNESS_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
+  HARNESS_MAX_TOKENS: z.coerce.number().int().min(1).default(8192),
+  HARNESS_MODEL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(600_000),
+  HARNESS_MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(20).default(4),
+  HARNESS_MODEL_BACKOFF_BASE_MS: z.coerce.number().int().min(0).default(1_000),
+  HARNESS_MODEL_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(30_000),
+  HARNESS_TOOL_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
+  HARNESS_LEASE_TTL_MS: z.coerce.number().int().min(200).default(1_200),
+  HARNESS_HEARTBEAT_MS: z.coerce.number().int().min(50).default(300),
+  HARNESS_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(10_000),
+  HARNESS_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
+  HARNESS_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  LOG_LEVEL: LogLevelEnv,
+}).superRefine((e, ctx) => {
+  if (e.HARNESS_HEARTBEAT_MS * 2 > e.HARNESS_LEASE_TTL_MS) {
+    ctx.addIssue({
+      code: "custom",
+      message: "HARNESS_HEARTBEAT_MS must be at most half of HARNESS_LEASE_TTL_MS",
+    });
+  }
+});
 export type HarnessEnv = z.infer<typeof Env>;
 
 export function loadConfig(env: NodeJS.ProcessEnv): HarnessEnv {

@@ -3,7 +3,7 @@
  * harness-worker process: config → bus + model client → createHarnessWorker(deps).start() →
  * graceful stop (finish or hand back the turns in flight).
  */
-import { createBus } from "@tendon/bus";
+import { busOptions, createBus } from "@tendon/bus";
 import {
   announceReady,
   createLogger,
@@ -22,14 +22,9 @@ const workerId = randomIds.next("worker");
 const log = createLogger({ service: "harness-worker", level: cfg.LOG_LEVEL }).child({ worker_id: workerId });
 
 try {
-  const bus = await createBus({
-    servers: cfg.NATS_URL,
-    name: `harness-worker-${process.pid}`,
-    prefix: cfg.TENDON_PREFIX,
-    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
-    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
-    onStatus: (s) => log.info("nats status", { status: s.type }),
-  });
+  const bus = await createBus(
+    busOptions(cfg, "harness-worker", (s) => log.info("nats status", { status: s.type })),
+  );
   const llm = createAnthropicModel({
     baseURL: cfg.ANTHROPIC_BASE_URL,
     apiKey: cfg.ANTHROPIC_API_KEY,

@@ -1,17 +1,10 @@
 /**
  * Sandbox-manager configuration: the only file that reads the environment.
  */
+import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { z } from "zod";
 
-export const Env = z.object({
-  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
-  NATS_USER: z.string().optional(),
-  NATS_PASSWORD: z.string().optional(),
-  NATS_TOKEN: z.string().optional(),
-  TENDON_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
-    .default("tendon"),
+export const Env = BusEnv.extend({
   TENDON_SANDBOX_PROVIDER: z.enum(["process"]).default("process"),
   TENDON_SANDBOX_DIR: z.string().default("/tmp/tendon-sandboxes"),
   TENDON_SANDBOX_IDLE_MS: z.coerce.number().int().min(1000).default(600_000),
@@ -24,7 +17,7 @@ export const Env = z.object({
   /** Benchmarks: delay every sandbox start (simulates slow container providers). */
   TENDON_SANDBOX_START_DELAY_MS: z.coerce.number().int().min(0).default(0),
   TENDON_SANDBOX_START_JITTER_MS: z.coerce.number().int().min(0).default(0),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  LOG_LEVEL: LogLevelEnv,
 });
 export type SandboxManagerEnv = z.infer<typeof Env>;
 

@@ -4,7 +4,7 @@
  * (kills every sandbox it runs).
  */
 import { join } from "node:path";
-import { createBus } from "@tendon/bus";
+import { busOptions, createBus } from "@tendon/bus";
 import {
   announceReady,
   createLogger,
@@ -35,14 +35,9 @@ function limits(): Partial<SandboxLimits> {
 }
 
 try {
-  const bus = await createBus({
-    servers: cfg.NATS_URL,
-    name: `sandbox-manager-${process.pid}`,
-    prefix: cfg.TENDON_PREFIX,
-    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
-    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
-    onStatus: (s) => log.info("nats status", { status: s.type }),
-  });
+  const bus = await createBus(
+    busOptions(cfg, "sandbox-manager", (s) => log.info("nats status", { status: s.type })),
+  );
   const base = createProcessProvider({
     baseDir: join(cfg.TENDON_SANDBOX_DIR, instanceId),
     defaults: limits(),

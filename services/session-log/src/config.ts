@@ -1,19 +1,12 @@
 /**
  * Session-log configuration: the only file that reads the environment.
  */
+import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { z } from "zod";
 
 const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
-export const Env = z.object({
-  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
-  NATS_USER: z.string().optional(),
-  NATS_PASSWORD: z.string().optional(),
-  NATS_TOKEN: z.string().optional(),
-  TENDON_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
-    .default("tendon"),
+export const Env = BusEnv.extend({
   DATABASE_URL: z.string().min(1, "DATABASE_URL is required (postgres://user@host:port/db)"),
   TENDON_DB_SCHEMA: z
     .string()
@@ -23,7 +16,7 @@ export const Env = z.object({
   TENDON_MIGRATE_ON_START: Bool.default(true),
   TENDON_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(200),
   TENDON_SWEEP_GRACE_MS: z.coerce.number().int().min(0).default(300),
-  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  LOG_LEVEL: LogLevelEnv,
 });
 export type SessionLogEnv = z.infer<typeof Env>;
 

@@ -2,7 +2,7 @@
 /**
  * session-log process: config → clients → createSessionLog(deps).start() → graceful stop.
  */
-import { createBus } from "@tendon/bus";
+import { busOptions, createBus } from "@tendon/bus";
 import { createDb, migrateToLatest } from "@tendon/db";
 import {
   announceReady,
@@ -26,14 +26,9 @@ try {
     applicationName: "tendon-session-log",
   });
   if (cfg.TENDON_MIGRATE_ON_START) await migrateToLatest(db);
-  const bus = await createBus({
-    servers: cfg.NATS_URL,
-    name: `session-log-${process.pid}`,
-    prefix: cfg.TENDON_PREFIX,
-    ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
-    ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
-    onStatus: (s) => log.info("nats status", { status: s.type }),
-  });
+  const bus = await createBus(
+    busOptions(cfg, "session-log", (s) => log.info("nats status", { status: s.type })),
+  );
   const service = createSessionLog({
     bus,
     db,

@@ -3,11 +3,29 @@
  * `last_seq`) and the harness lease (`lease_owner`, `lease_epoch`).
  */
 import { NotFoundError, type SessionListQuery } from "@tendon/contracts";
-import type { SessionRow } from "@tendon/db";
+import type { Database, ExpressionBuilder, SessionRow } from "@tendon/db";
 import { sql } from "@tendon/db";
 import type { Cursor } from "../domain/cursor.js";
 import type { SessionState } from "../domain/projection.js";
 import type { Executor } from "./executor.js";
+
+type AliasedSessions = ExpressionBuilder<Database & { s: Database["sessions"] }, "s">;
+
+/** The lease owner is unset, or its worker's liveness row has expired (by Postgres' clock). */
+function noLiveOwner(eb: AliasedSessions) {
+  return eb.or([
+    eb("s.lease_owner", "is", null),
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom("harness_workers as w")
+          .select("w.id")
+          .whereRef("w.id", "=", "s.lease_owner")
+          .where("w.expires_at", ">", sql<Date>`clock_timestamp()`),
+      ),
+    ),
+  ]);
+}
 
 export interface NewSession {
   id: string;
@@ -123,20 +141,7 @@ export async function acquireLease(
     .updateTable("sessions as s")
     .set({ lease_owner: workerId, lease_epoch: sql`s.lease_epoch + 1` })
     .where("s.id", "=", id)
-    .where((eb) =>
-      eb.or([
-        eb("s.lease_owner", "is", null),
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom("harness_workers as w")
-              .select("w.id")
-              .whereRef("w.id", "=", "s.lease_owner")
-              .where("w.expires_at", ">", sql<Date>`clock_timestamp()`),
-          ),
-        ),
-      ]),
-    )
+    .where(noLiveOwner)
     .returningAll()
     .executeTakeFirst();
 }
@@ -171,20 +176,7 @@ export async function findOrphans(
     .select(["s.id", "s.lease_epoch", "s.last_seq"])
     .where("s.status", "in", ["running", "rescheduling"])
     .where("s.updated_at", "<", sql<Date>`clock_timestamp() - make_interval(secs => ${graceMs / 1000})`)
-    .where((eb) =>
-      eb.or([
-        eb("s.lease_owner", "is", null),
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom("harness_workers as w")
-              .select("w.id")
-              .whereRef("w.id", "=", "s.lease_owner")
-              .where("w.expires_at", ">", sql<Date>`clock_timestamp()`),
-          ),
-        ),
-      ]),
-    )
+    .where(noLiveOwner)
     .limit(limit)
     .execute();
 }
