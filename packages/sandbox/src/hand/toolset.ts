@@ -13,6 +13,7 @@
  *   and never as uid 0.
  * - Results are capped at `maxOutputBytes` before they leave the hand.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import type { BetaRunnableTool, BetaToolRunContext } from "@anthropic-ai/sdk/lib/tools/BetaRunnableTool";
 import { ToolError } from "@anthropic-ai/sdk/lib/tools/ToolError";
 import { betaAgentToolset20260401 } from "@anthropic-ai/sdk/tools/agent-toolset/node";
@@ -62,12 +63,36 @@ function errorBlocks(name: string, e: unknown): ContentBlock[] {
   return [{ type: "text", text: `${name}: ${msg}` }];
 }
 
+/** Other live processes in this PID namespace (pid 1 is the namespace's init). */
+function otherProcesses(): number {
+  try {
+    return readdirSync("/proc").filter((d) => {
+      if (!/^\d+$/.test(d) || d === "1" || Number(d) === process.pid) return false;
+      try {
+        // Zombies are already dead; the namespace's init reaps them.
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${d}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Kills every other process of the sandbox. One kill(-1) is a snapshot: a process in the middle of
+ * fork() can leave a child that missed it, so it repeats until nothing else is left (bounded).
+ */
 function reapStrays(): void {
   if (process.getuid?.() === 0 || process.pid === 1) return;
-  try {
-    process.kill(-1, "SIGKILL");
-  } catch {
-    // ESRCH: nothing else was running
+  for (let round = 0; round < 100; round++) {
+    try {
+      process.kill(-1, "SIGKILL");
+    } catch {
+      // ESRCH: nothing else was running
+    }
+    if (otherProcesses() === 0) return;
   }
 }
 
