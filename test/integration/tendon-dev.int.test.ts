@@ -17,7 +17,7 @@ function servicePids(prefix: string): number[] {
     .filter((d) => {
       try {
         const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-        if (!/services\/(gateway|session-log|harness-worker|sandbox-manager)\/dist\/main\.js/.test(cmd))
+        if (!/services\/(gateway|session-log|harness-worker|sandbox-manager|credential-proxy)\/dist\/main\.js/.test(cmd))
           return false;
         return readFileSync(`/proc/${d}/environ`, "utf8").split("\0").includes(`TENDON_PREFIX=${prefix}`);
       } catch {
@@ -51,7 +51,7 @@ it("runs the stack, answers the SDK with the demo model, and stops cleanly on SI
     const key = /API key\s+(\S+)/.exec(out)?.[1];
     expect(url).toBe(`http://127.0.0.1:${port}`);
     expect(key).toMatch(/^sk-tnd-api-/);
-    expect(servicePids(prefix)).toHaveLength(4);
+    expect(servicePids(prefix)).toHaveLength(5);
 
     const client = new Anthropic({ baseURL: url, apiKey: key, maxRetries: 0 });
     const agent = await client.beta.agents.create({ name: "demo", model: "claude-sonnet-4-6" });

@@ -7,3 +7,5 @@ export type { HandRegistry, HandServer, ServeHandOptions } from "./hands.js";
 export type { Handler, HandlerContext, RequestOptions, RpcObserver } from "./rpc.js";
 export type { ConsumeOptions, WakeConsumer, WakeDelivery, WakeQueueConfig } from "./wake.js";
 export { BusEnv, busOptions, LogLevelEnv } from "./env.js";
+export { createRegistrar } from "./registrar.js";
+export type { Registrar, ServiceRegistrar } from "./registrar.js";

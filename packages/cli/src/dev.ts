@@ -3,6 +3,9 @@
  * when set, else a local nats-server and an embedded Postgres are started; every service runs as
  * its own process; without an Anthropic key the bundled mock model answers. Ctrl-C stops it all.
  */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { createDatabase, freePort, type ManagedProcess, resolveInfra, spawnProcess } from "@tendon/testing";
 import type { CliEnv } from "./config.js";
@@ -42,13 +45,14 @@ export async function runDev(env: CliEnv, opts: DevOptions): Promise<() => Promi
       out(`· model: the bundled mock model at ${mock.url} (set ANTHROPIC_API_KEY to use Claude)`);
     }
 
+    const masterKey = env.raw.TENDON_MASTER_KEY ?? devMasterKey(out);
     const stack: Stack = await startStack({
       natsUrl: infra.natsUrl,
       databaseUrl,
       prefix: env.prefix,
       port: env.port,
       harnessWorkers: env.devWorkers,
-      env: { ...modelEnv, LOG_LEVEL: opts.verbose ? "debug" : "info" },
+      env: { ...modelEnv, TENDON_MASTER_KEY: masterKey, LOG_LEVEL: opts.verbose ? "debug" : "info" },
       ...(opts.verbose ? { onLine: (s: string, l: string) => out(`[${s}] ${l}`) } : {}),
     });
     cleanups.push(() => stack.stop());
@@ -81,4 +85,16 @@ async function startMockModel(opts: DevOptions): Promise<{ url: string; proc: Ma
     ...(opts.verbose ? { onLine: (l: string) => opts.out(`[mock-model] ${l}`) } : {}),
   });
   return { url: `http://127.0.0.1:${port}`, proc };
+}
+
+/** A stable master key for local development, kept in ~/.tendon (0600), so dev vaults survive restarts. */
+function devMasterKey(out: (line: string) => void): string {
+  const dir = join(homedir(), ".tendon");
+  const file = join(dir, "dev-master.key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = randomBytes(32).toString("base64");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  out(`· created a development master key in ${file} (set TENDON_MASTER_KEY in production)`);
+  return key;
 }

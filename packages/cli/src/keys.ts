@@ -2,7 +2,7 @@
  * Minting API keys through the session-log (the only holder of the key table).
  */
 import { createBus } from "@tendon/bus";
-import { SessionLog } from "@tendon/contracts";
+import { CredentialProxy, SessionLog } from "@tendon/contracts";
 
 export async function createApiKey(opts: {
   natsUrl: string;
@@ -17,6 +17,15 @@ export async function createApiKey(opts: {
   try {
     const r = await bus.request(SessionLog.keysCreate, { name: opts.name });
     return { id: r.id, key: r.key };
+  } finally {
+    await bus.close();
+  }
+}
+
+export async function rotateCredentials(opts: { natsUrl: string; prefix: string }): Promise<{ key_id: string; resealed: number }> {
+  const bus = await createBus({ servers: opts.natsUrl, prefix: opts.prefix, name: `tendon-cli-${process.pid}` });
+  try {
+    return await bus.request(CredentialProxy.keysRotate, {});
   } finally {
     await bus.close();
   }

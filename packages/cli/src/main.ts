@@ -3,11 +3,11 @@
  * The `tendon` command.
  */
 import { parseArgs } from "node:util";
-import { createDb, migrateToLatest } from "@tendon/db";
+import { createDb, migrateToLatest, provisionRoles } from "@tendon/db";
 import { loadCliEnv } from "./config.js";
 import { runDev } from "./dev.js";
 import { serveHands } from "./hand.js";
-import { createApiKey } from "./keys.js";
+import { createApiKey, rotateCredentials } from "./keys.js";
 import { renderNatsConfig } from "./nats-config.js";
 
 const HELP = `tendon — run and operate Tendon
@@ -15,12 +15,16 @@ const HELP = `tendon — run and operate Tendon
 Usage:
   tendon dev [--verbose]          run the whole stack locally (NATS, Postgres, all services, mock model)
   tendon migrate                  apply database migrations (DATABASE_URL)
+  tendon db roles                 create the session-log and credential-proxy database roles, each
+                                  owning its schema only (admin DATABASE_URL; passwords from
+                                  TENDON_SESSION_LOG_DB_PASSWORD / TENDON_CREDENTIALS_DB_PASSWORD)
   tendon keys create [--name N] [--environment env_...] [--json]
                                   mint an API key, or an environment key for a self-hosted
                                   environment's workers (NATS_URL, TENDON_PREFIX)
   tendon hand serve --tool NAME=COMMAND [--tool ...] [--module ./tools.mjs]
                                   serve custom tools from this machine as hands (NATS_URL,
                                   TENDON_PREFIX, NATS_USER/NATS_PASSWORD or NATS_TOKEN)
+  tendon credentials rotate       re-seal every stored secret under the credential-proxy's current master key
   tendon nats-config [--prefix P] print a nats-server config with one least-privilege user per role
   tendon help                     this text
 
@@ -107,7 +111,32 @@ async function main(argv: string[]): Promise<void> {
       process.on("SIGTERM", stop);
       return;
     }
-    case "nats-config": {
+    case "db": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          "session-log-role": { type: "string", default: "tendon_session_log" },
+          "credentials-role": { type: "string", default: "tendon_credentials" },
+        },
+      });
+      if (positionals[0] !== "roles") fail(`unknown db command "${positionals[0] ?? ""}"; try "tendon db roles"`);
+      if (!env.databaseUrl) fail("DATABASE_URL (an admin connection to the target database) is not set");
+      await provisionRoles(env.databaseUrl!, [
+        { role: values["session-log-role"]!, schema: "session_log", password: env.raw.TENDON_SESSION_LOG_DB_PASSWORD },
+        { role: values["credentials-role"]!, schema: "credentials", password: env.raw.TENDON_CREDENTIALS_DB_PASSWORD },
+      ]);
+      out(`roles ready: ${values["session-log-role"]} owns session_log, ${values["credentials-role"]} owns credentials`);
+      return;
+    }
+        case "credentials": {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals[0] !== "rotate") fail(`unknown credentials command "${positionals[0] ?? ""}"; try "tendon credentials rotate"`);
+      const r = await rotateCredentials({ natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222", prefix: env.prefix });
+      out(`re-sealed ${r.resealed} secret(s) under master key ${r.key_id}`);
+      return;
+    }
+        case "nats-config": {
       const { values } = parseArgs({
         args: rest,
         options: { prefix: { type: "string" }, port: { type: "string" } },

@@ -1,15 +1,16 @@
 /**
  * Starts a Tendon stack as separate processes — session-log(s), gateway(s), harness worker(s),
- * sandbox-manager(s) —
+ * sandbox-manager(s), credential-proxy —
  * against a given NATS and database. Used by `tendon dev`, the integration and conformance
  * suites, chaos runs and benchmarks, so they all exercise the same processes production runs.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, type ManagedProcess, spawnProcess } from "@tendon/testing";
 
-export type ServiceName = "session-log" | "gateway" | "harness-worker" | "sandbox-manager";
+export type ServiceName = "session-log" | "gateway" | "harness-worker" | "sandbox-manager" | "credential-proxy";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file lives in packages/cli/{src,dist}). */
@@ -45,6 +46,7 @@ export interface Stack {
   readonly gateways: ManagedProcess[];
   readonly harness: ManagedProcess[];
   readonly sandboxManagers: ManagedProcess[];
+  readonly credentialProxies: ManagedProcess[];
   startService(name: ServiceName, extraEnv?: Record<string, string>): Promise<ManagedProcess>;
   stop(): Promise<void>;
 }
@@ -57,12 +59,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     DATABASE_URL: opts.databaseUrl,
     TENDON_PREFIX: opts.prefix,
     LOG_LEVEL: "info",
+    // Every stack gets its own master key unless one is given (tendon dev keeps a stable one).
+    TENDON_MASTER_KEY: randomBytes(32).toString("base64"),
     ...opts.env,
   };
   const sessionLogs: ManagedProcess[] = [];
   const gateways: ManagedProcess[] = [];
   const harness: ManagedProcess[] = [];
   const sandboxManagers: ManagedProcess[] = [];
+  const credentialProxies: ManagedProcess[] = [];
   const urls: string[] = [];
   let counter = 0;
 
@@ -87,14 +92,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       gateways.push(proc);
       urls.push(`http://127.0.0.1:${env.PORT}`);
     } else if (name === "sandbox-manager") sandboxManagers.push(proc);
+    else if (name === "credential-proxy") credentialProxies.push(proc);
     else harness.push(proc);
     return proc;
   };
 
-  const all = () => [...harness, ...sandboxManagers, ...gateways, ...sessionLogs];
+  const all = () => [...harness, ...sandboxManagers, ...gateways, ...credentialProxies, ...sessionLogs];
   try {
-    // The first session-log migrates the database; the rest start in parallel after it.
-    await startService("session-log");
+    // The first session-log and credential-proxy migrate their schemas; the rest start after them.
+    await Promise.all([startService("session-log"), startService("credential-proxy")]);
     const rest: Promise<unknown>[] = [];
     for (let i = 1; i < (opts.sessionLogs ?? 1); i++) rest.push(startService("session-log"));
     for (let i = 0; i < (opts.gateways ?? 1); i++) {
@@ -122,12 +128,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     gateways,
     harness,
     sandboxManagers,
+    credentialProxies,
     startService,
     async stop() {
       // Workers first (they hand back turns), then the edge, then the log.
       await Promise.allSettled(harness.map((p) => p.stop(15_000)));
       await Promise.allSettled(sandboxManagers.map((p) => p.stop(10_000)));
       await Promise.allSettled(gateways.map((p) => p.stop(5_000)));
+      await Promise.allSettled(credentialProxies.map((p) => p.stop(5_000)));
       await Promise.allSettled(sessionLogs.map((p) => p.stop(5_000)));
     },
   };

@@ -15,6 +15,7 @@ export const ID_PREFIX = {
   request: "req_",
   apiKey: "key_",
   worker: "wrk_",
+  egress: "egr_",
 } as const;
 export type IdKind = keyof typeof ID_PREFIX;
 

@@ -18,8 +18,8 @@ export interface DbOptions {
   applicationName?: string;
 }
 
-export interface Db {
-  readonly kysely: Kysely<Database>;
+export interface Db<DB = Database> {
+  readonly kysely: Kysely<DB>;
   readonly pool: pg.Pool;
   readonly schema: string;
   close(): Promise<void>;
@@ -33,7 +33,7 @@ const types = {
   }) as typeof pg.types.getTypeParser,
 };
 
-export function createDb(opts: DbOptions): Db {
+export function createDb<DB = Database>(opts: DbOptions): Db<DB> {
   const schema = opts.schema ?? "session_log";
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name: ${schema}`);
   const pool = new pg.Pool({
@@ -47,7 +47,7 @@ export function createDb(opts: DbOptions): Db {
   });
   // An idle client's error (e.g. Postgres restarted) must not crash the process; the pool drops it.
   pool.on("error", () => {});
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema);
+  const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema);
   return {
     kysely,
     pool,
@@ -56,6 +56,12 @@ export function createDb(opts: DbOptions): Db {
   };
 }
 
-export async function ensureSchema(db: Db): Promise<void> {
+/**
+ * Creates the schema when missing. Checked first, because CREATE SCHEMA IF NOT EXISTS needs the
+ * CREATE privilege on the database even when the schema exists (a service role usually lacks it).
+ */
+export async function ensureSchema<DB>(db: Db<DB>): Promise<void> {
+  const found = await sql<{ n: number }>`select 1 as n from pg_namespace where nspname = ${db.schema}`.execute(db.kysely);
+  if (found.rows.length > 0) return;
   await sql`create schema if not exists ${sql.id(db.schema)}`.execute(db.kysely);
 }

@@ -1,6 +1,9 @@
-export type { ExpressionBuilder, Kysely, Transaction } from "kysely";
+export type { ExpressionBuilder, Kysely, Migration, Transaction } from "kysely";
 export { sql } from "kysely";
 export type { Db, DbOptions } from "./db.js";
 export { createDb, ensureSchema } from "./db.js";
-export { migrateToLatest } from "./migrator.js";
+export { migrateToLatest, runMigrations } from "./migrator.js";
 export type * from "./schema.js";
+export { isUniqueViolation, mapDbError } from "./errors.js";
+export { provisionRoles } from "./roles.js";
+export type { RoleSpec } from "./roles.js";

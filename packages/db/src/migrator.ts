@@ -3,7 +3,7 @@
  * in service start-up when asked, and in every test database). Migrations are compiled in, not read
  * from disk, so the built image carries them.
  */
-import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from "kysely";
+import { type Migration, type MigrationResultSet, Migrator } from "kysely";
 import type { Db } from "./db.js";
 import { ensureSchema } from "./db.js";
 import * as m0001 from "./migrations/0001_session_log.js";
@@ -14,13 +14,17 @@ const MIGRATIONS: Record<string, Migration> = {
   "0002_work_queue": m0002,
 };
 
-const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
-
+/** Applies the session log's migrations. */
 export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
+  return runMigrations(db, MIGRATIONS);
+}
+
+/** Applies a set of migrations to `db`'s schema (each service that owns a schema has its own set). */
+export async function runMigrations<DB>(db: Db<DB>, migrations: Record<string, Migration>): Promise<MigrationResultSet> {
   await ensureSchema(db);
   const migrator = new Migrator({
     db: db.kysely,
-    provider,
+    provider: { getMigrations: async () => migrations },
     migrationTableSchema: db.schema,
   });
   const result = await migrator.migrateToLatest();

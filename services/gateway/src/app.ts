@@ -13,6 +13,7 @@ import { parseQuery } from "./http/query.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerResourceRoutes } from "./routes/resources.js";
 import { registerStreamRoutes, type StreamRegistry } from "./routes/stream.js";
+import { registerVaultRoutes } from "./routes/vaults.js";
 import { registerWorkRoutes } from "./routes/work.js";
 
 export interface GatewayConfig {
@@ -119,6 +120,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   registerResourceRoutes(app, bus, access);
   registerEventRoutes(app, bus, access);
   registerWorkRoutes(app, bus, access);
+  registerVaultRoutes(app, bus, access);
   const streams = registerStreamRoutes(
     app,
     bus,

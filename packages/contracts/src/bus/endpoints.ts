@@ -39,7 +39,18 @@ import {
 } from "../api/work.js";
 import { EnvironmentId, EventId, PageOf, SessionId } from "../common.js";
 import { WireError } from "../errors.js";
-import { SandboxInfo } from "./hands.js";
+import {
+  Credential,
+  CredentialCreateParams,
+  CredentialUpdateParams,
+  CredentialValidation,
+  EgressRecord,
+  Vault,
+  VaultCreateParams,
+  VaultListQuery,
+  VaultUpdateParams,
+} from "../api/vaults.js";
+import { SandboxInfo, ToolResult } from "./hands.js";
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
   readonly service: string;
@@ -72,6 +83,7 @@ export const Reply = <T extends z.ZodType>(result: T) =>
 
 const SL = "session-log";
 const SM = "sandbox-manager";
+const CP = "credential-proxy";
 const ById = <T extends z.ZodType>(id: T) => z.object({ id });
 const Empty = z.object({});
 
@@ -105,6 +117,7 @@ export const SessionRuntime = z.object({
   agent: SessionAgent,
   environment_id: EnvironmentId,
   environment: EnvironmentConfig.nullable(),
+  vault_ids: z.array(z.string()),
   last_seq: z.number().int().nonnegative(),
 });
 export type SessionRuntime = z.infer<typeof SessionRuntime>;
@@ -324,4 +337,84 @@ export const SandboxManager = {
   ),
   kill: endpoint(SM, "kill", z.object({ session_id: SessionId }), z.object({ killed: z.boolean() })),
   list: endpoint(SM, "list", z.object({}), z.object({ data: z.array(SandboxInfo) })),
+} as const;
+
+const VaultRef = z.object({ vault_id: z.string(), id: z.string() });
+export const McpServerRef = z.object({ name: z.string(), url: z.string() });
+
+export const CredentialProxy = {
+  vaultsCreate: endpoint(CP, "vaults.create", VaultCreateParams, Vault),
+  vaultsRetrieve: endpoint(CP, "vaults.retrieve", ById(z.string()), Vault),
+  vaultsUpdate: endpoint(CP, "vaults.update", z.object({ id: z.string(), params: VaultUpdateParams }), Vault),
+  vaultsList: endpoint(CP, "vaults.list", VaultListQuery, PageOf(Vault)),
+  vaultsArchive: endpoint(CP, "vaults.archive", ById(z.string()), Vault),
+  vaultsDelete: endpoint(CP, "vaults.delete", ById(z.string()), z.object({ id: z.string(), type: z.literal("vault_deleted") })),
+  /** Which of these vault ids do not exist (or are archived): sessions may only reference live vaults. */
+  vaultsCheck: endpoint(CP, "vaults.check", z.object({ ids: z.array(z.string()).max(20) }), z.object({ missing: z.array(z.string()) })),
+
+  credentialsCreate: endpoint(CP, "credentials.create", z.object({ vault_id: z.string(), params: CredentialCreateParams }), Credential),
+  credentialsRetrieve: endpoint(CP, "credentials.retrieve", VaultRef, Credential),
+  credentialsUpdate: endpoint(
+    CP,
+    "credentials.update",
+    VaultRef.extend({ params: CredentialUpdateParams }),
+    Credential,
+  ),
+  credentialsList: endpoint(CP, "credentials.list", z.object({ vault_id: z.string(), query: VaultListQuery }), PageOf(Credential)),
+  credentialsArchive: endpoint(CP, "credentials.archive", VaultRef, Credential),
+  credentialsDelete: endpoint(
+    CP,
+    "credentials.delete",
+    VaultRef,
+    z.object({ id: z.string(), type: z.literal("vault_credential_deleted") }),
+  ),
+  credentialsValidate: endpoint(CP, "credentials.validate", VaultRef, CredentialValidation, 30_000),
+
+  /** Re-seals every stored secret under the current master key (after adding a new one). */
+  keysRotate: endpoint(CP, "keys.rotate", z.object({}), z.object({ key_id: z.string(), resealed: z.number().int() }), 120_000),
+
+  /** MCP through the proxy: the session's vault credential is attached here; callers never see it. */
+  mcpListTools: endpoint(
+    CP,
+    "mcp.list_tools",
+    z.object({ session_id: z.string(), vault_ids: z.array(z.string()), server: McpServerRef }),
+    z.object({
+      tools: z.array(z.object({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()) })),
+    }),
+    30_000,
+  ),
+  mcpCallTool: endpoint(
+    CP,
+    "mcp.call_tool",
+    z.object({
+      session_id: z.string(),
+      vault_ids: z.array(z.string()),
+      server: McpServerRef,
+      tool: z.string(),
+      input: z.record(z.string(), z.unknown()),
+      deadline_ms: z.number().int().positive(),
+    }),
+    ToolResult,
+    130_000,
+  ),
+
+  /** A sandbox that will use the egress proxy: the env its tools get (placeholders, proxy, CA). */
+  egressRegister: endpoint(
+    CP,
+    "egress.register",
+    z.object({
+      sandbox_id: z.string(),
+      session_id: z.string(),
+      vault_ids: z.array(z.string()),
+      networking: z.record(z.string(), z.unknown()),
+    }),
+    z.object({ env: z.record(z.string(), z.string()), ca_cert_pem: z.string() }),
+  ),
+  egressUnregister: endpoint(CP, "egress.unregister", z.object({ sandbox_id: z.string() }), z.object({})),
+  egressList: endpoint(
+    CP,
+    "egress.list",
+    z.object({ session_id: z.string(), limit: z.number().int().min(1).max(1000).optional(), page: z.string().optional() }),
+    PageOf(EgressRecord),
+  ),
 } as const;

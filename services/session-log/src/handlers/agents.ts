@@ -12,10 +12,10 @@ import {
 } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
 import { applyAgentUpdate, resolveAgentConfig } from "../domain/agent-config.js";
-import { decodeCursor, encodeCursor } from "../domain/cursor.js";
+import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import * as agents from "../store/agents.repo.js";
 import { toAgent } from "../store/mappers.js";
-import type { Registrar } from "./registrar.js";
+import type { Registrar } from "@tendon/bus";
 
 export function registerAgentHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, clock, ids } = ctx;

@@ -10,10 +10,10 @@ import {
   ValidationError,
 } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
-import { decodeCursor, encodeCursor } from "../domain/cursor.js";
+import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import * as envs from "../store/environments.repo.js";
 import { toEnvironment } from "../store/mappers.js";
-import type { Registrar } from "./registrar.js";
+import type { Registrar } from "@tendon/bus";
 
 export function registerEnvironmentHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, clock, ids } = ctx;

@@ -5,12 +5,12 @@
 import { ConflictError, type SessionEvent, SessionLog } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
 import { admitClientEvents, terminatedError } from "../domain/admission.js";
-import { decodeCursor, encodeCursor } from "../domain/cursor.js";
+import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import type { SessionState } from "../domain/projection.js";
 import * as events from "../store/events.repo.js";
 import * as sessions from "../store/sessions.repo.js";
 import { writeSession } from "../writer.js";
-import type { Registrar } from "./registrar.js";
+import type { Registrar } from "@tendon/bus";
 
 export function registerEventHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, config } = ctx;

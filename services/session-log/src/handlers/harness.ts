@@ -13,7 +13,7 @@ import * as events from "../store/events.repo.js";
 import * as sessions from "../store/sessions.repo.js";
 import * as workers from "../store/workers.repo.js";
 import { writeSession } from "../writer.js";
-import type { Registrar } from "./registrar.js";
+import type { Registrar } from "@tendon/bus";
 
 export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db } = ctx;
@@ -38,6 +38,7 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
       agent: row.agent as SessionAgent,
       environment_id: row.environment_id,
       environment,
+      vault_ids: row.vault_ids,
       last_seq: row.last_seq,
     };
     return { epoch: row.lease_epoch, session };

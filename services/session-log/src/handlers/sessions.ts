@@ -12,6 +12,7 @@ import {
   type SessionAgentParams,
   SessionLog,
   ValidationError,
+  CredentialProxy,
 } from "@tendon/contracts";
 import { serializeError } from "@tendon/runtime";
 import type { HandlerContext } from "../context.js";
@@ -22,7 +23,7 @@ import {
   terminatedError,
 } from "../domain/admission.js";
 import { applySessionAgentUpdate, applySessionOverrides } from "../domain/agent-config.js";
-import { decodeCursor, encodeCursor } from "../domain/cursor.js";
+import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import { initialState } from "../domain/projection.js";
 import * as agents from "../store/agents.repo.js";
 import * as envs from "../store/environments.repo.js";
@@ -30,7 +31,7 @@ import { toSession, toSessionAgent } from "../store/mappers.js";
 import * as sessions from "../store/sessions.repo.js";
 import * as work from "../store/work.repo.js";
 import { writeSession } from "../writer.js";
-import type { Registrar } from "./registrar.js";
+import type { Registrar } from "@tendon/bus";
 
 function agentRef(a: SessionAgentParams): { id: string; version?: number | undefined } {
   return typeof a === "string" ? { id: a } : { id: a.id, version: a.version };
@@ -47,6 +48,14 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
           details: { error_code: "unsupported_resource" },
         },
       );
+    }
+    if (p.vault_ids && p.vault_ids.length > 0) {
+      const { missing } = await ctx.bus.request(CredentialProxy.vaultsCheck, { ids: p.vault_ids });
+      if (missing.length > 0) {
+        throw new ValidationError(`vault_ids: ${missing.join(", ")} not found or archived`, {
+          details: { error_code: "vault_not_found" },
+        });
+      }
     }
     const id = ids.next("session");
     const now = clock.now();

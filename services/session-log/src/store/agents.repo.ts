@@ -5,7 +5,7 @@ import type { AgentConfig } from "@tendon/contracts";
 import { NotFoundError } from "@tendon/contracts";
 import type { AgentVersionRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "../domain/cursor.js";
+import type { Cursor } from "@tendon/contracts";
 import type { Executor } from "./executor.js";
 import type { AgentHead } from "./mappers.js";
 

@@ -4,8 +4,9 @@
 import { ConflictError, type EnvironmentConfig, NotFoundError } from "@tendon/contracts";
 import type { EnvironmentRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "../domain/cursor.js";
-import { type Executor, isUniqueViolation } from "./executor.js";
+import type { Cursor } from "@tendon/contracts";
+import { isUniqueViolation } from "@tendon/db";
+import type { Executor } from "./executor.js";
 
 export interface NewEnvironment {
   id: string;

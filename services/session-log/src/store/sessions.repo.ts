@@ -5,7 +5,7 @@
 import { NotFoundError, type SessionListQuery } from "@tendon/contracts";
 import type { Database, ExpressionBuilder, SessionRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "../domain/cursor.js";
+import type { Cursor } from "@tendon/contracts";
 import type { SessionState } from "../domain/projection.js";
 import type { Executor } from "./executor.js";
 

@@ -4,7 +4,7 @@
 import { NotFoundError } from "@tendon/contracts";
 import type { WorkItemRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "../domain/cursor.js";
+import type { Cursor } from "@tendon/contracts";
 import type { Executor } from "./executor.js";
 
 export const LIVE_STATES = ["queued", "starting", "active"] as const;

@@ -2,7 +2,7 @@
  * Opaque page cursors: base64url JSON of the sort key after which the next page starts and the
  * order it was made for (reusing a cursor with another order is a 400, spec §2).
  */
-import { ValidationError } from "@tendon/contracts";
+import { ValidationError } from "./errors.js";
 import { z } from "zod";
 
 const Cursor = z.object({

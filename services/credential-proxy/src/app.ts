@@ -1,0 +1,59 @@
+/**
+ * createCredentialProxy(deps): vaults and credentials over the bus (the MCP proxy and the egress
+ * proxy are wired here as they land), with the fail-closed key check at start.
+ */
+import { type Bus, createRegistrar } from "@tendon/bus";
+import { AppError } from "@tendon/contracts";
+import { type Db, mapDbError } from "@tendon/db";
+import { type Clock, type IdGen, type Logger, wideEventLogger } from "@tendon/runtime";
+import type { CredentialProxyContext } from "./context.js";
+import type { SecretStore } from "./domain/secrets.js";
+import { registerKeyHandlers } from "./handlers/keys.js";
+import { registerVaultHandlers } from "./handlers/vaults.js";
+import type { CredentialsDatabase } from "./store/schema.js";
+
+export interface CredentialProxyDeps {
+  bus: Bus;
+  db: Db<CredentialsDatabase>;
+  clock: Clock;
+  ids: IdGen;
+  log: Logger;
+  secrets: SecretStore;
+}
+
+export interface CredentialProxyService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Fails closed: refuses to start when stored secrets were sealed with a key this process does not
+ * have (a wrong or missing TENDON_MASTER_KEY), instead of failing later, per request.
+ */
+export async function checkKeys(db: Db<CredentialsDatabase>, secrets: SecretStore): Promise<void> {
+  const rows = await db.kysely.selectFrom("credentials").select("key_id").distinct().where("key_id", "is not", null).execute();
+  const unknown = rows.map((r) => r.key_id!).filter((k) => !secrets.keyring.has(k));
+  if (unknown.length > 0) {
+    throw new AppError(
+      "internal",
+      `stored credentials are sealed with master key id(s) ${unknown.join(", ")}, which this process was not given; set TENDON_MASTER_KEY (and TENDON_MASTER_KEYS_OLD while rotating)`,
+    );
+  }
+}
+
+export function createCredentialProxy(deps: CredentialProxyDeps): CredentialProxyService {
+  const ctx: CredentialProxyContext = deps;
+  const registrar = createRegistrar(deps.bus, { mapError: mapDbError, observer: wideEventLogger(deps.log) });
+  return {
+    async start() {
+      await checkKeys(deps.db, deps.secrets);
+      registerVaultHandlers(ctx, registrar.on);
+      registerKeyHandlers(ctx, registrar.on);
+      await deps.bus.nc.flush();
+      deps.log.info("credential-proxy started", { key_id: deps.secrets.keyring.currentKeyId });
+    },
+    async stop() {
+      registrar.close();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Master key rotation: every stored secret not sealed under the current key is opened with the
+ * old key it names and sealed again under the current one, one row per transaction.
+ */
+import { type Registrar } from "@tendon/bus";
+import { CredentialProxy } from "@tendon/contracts";
+import type { CredentialProxyContext } from "../context.js";
+
+export async function rotateSecrets(ctx: CredentialProxyContext): Promise<number> {
+  const { db, secrets } = ctx;
+  const current = secrets.keyring.currentKeyId;
+  const stale = await db.kysely
+    .selectFrom("credentials")
+    .select("id")
+    .where("key_id", "is not", null)
+    .where("key_id", "<>", current)
+    .execute();
+  let n = 0;
+  for (const { id } of stale) {
+    await db.kysely.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom("credentials").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+      if (!row?.key_id || row.key_id === current) return;
+      const sealed = secrets.seal(secrets.open(row), id);
+      await trx
+        .updateTable("credentials")
+        .set({ secret_ciphertext: sealed.ciphertext, secret_nonce: sealed.nonce, key_id: sealed.key_id })
+        .where("id", "=", id)
+        .execute();
+      n++;
+    });
+  }
+  return n;
+}
+
+export function registerKeyHandlers(ctx: CredentialProxyContext, on: Registrar): void {
+  on(CredentialProxy.keysRotate, async () => {
+    const resealed = await rotateSecrets(ctx);
+    ctx.log.info("master key rotation finished", { key_id: ctx.secrets.keyring.currentKeyId, resealed });
+    return { key_id: ctx.secrets.keyring.currentKeyId, resealed };
+  });
+}

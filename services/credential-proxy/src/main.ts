@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * credential-proxy process: config → keyring → database → bus → createCredentialProxy(deps).start().
+ */
+import { busOptions, createBus } from "@tendon/bus";
+import { createDb, runMigrations } from "@tendon/db";
+import { announceReady, createLogger, handleShutdown, randomIds, serializeError, systemClock } from "@tendon/runtime";
+import { createCredentialProxy } from "./app.js";
+import { loadConfig, masterKeyText } from "./config.js";
+import { createKeyring, parseKey } from "./domain/keyring.js";
+import { createSecretStore } from "./domain/secrets.js";
+import type { CredentialsDatabase } from "./store/schema.js";
+import { CREDENTIAL_MIGRATIONS } from "./store/migrations.js";
+
+const cfg = loadConfig(process.env);
+const log = createLogger({ service: "credential-proxy", level: cfg.LOG_LEVEL });
+
+try {
+  const keyring = createKeyring(
+    parseKey(masterKeyText(cfg)),
+    (cfg.TENDON_MASTER_KEYS_OLD ?? "").split(",").filter((k) => k.trim() !== "").map(parseKey),
+  );
+  const db = createDb<CredentialsDatabase>({
+    url: (cfg.CREDENTIALS_DATABASE_URL ?? cfg.DATABASE_URL)!,
+    schema: cfg.TENDON_CREDENTIALS_SCHEMA,
+    applicationName: "tendon-credential-proxy",
+  });
+  if (cfg.TENDON_MIGRATE_ON_START) await runMigrations(db, CREDENTIAL_MIGRATIONS);
+  const bus = await createBus(busOptions(cfg, "credential-proxy", (s) => log.info("nats status", { status: s.type })));
+  const service = createCredentialProxy({ bus, db, clock: systemClock, ids: randomIds, log, secrets: createSecretStore(keyring) });
+  await service.start();
+  announceReady("credential-proxy", { key_id: keyring.currentKeyId });
+  handleShutdown(
+    async () => {
+      await service.stop();
+      await bus.close();
+      await db.close();
+    },
+    { log },
+  );
+} catch (err) {
+  log.error("credential-proxy failed to start", { err: serializeError(err) });
+  process.exit(1);
+}
