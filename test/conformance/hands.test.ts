@@ -177,7 +177,7 @@ describe("permission policies", () => {
       events: [{ type: "user.tool_confirmation", tool_use_id: ask1.id, result: "allow" }],
     });
     const second = await stream.until(
-      (e, all) => all.filter((x) => x.type === "session.status_idle").length === 2,
+      (_e, all) => all.filter((x) => x.type === "session.status_idle").length === 2,
       60_000,
     );
     const r1 = second.find((e) => e.type === "agent.tool_result") as ToolResultEvent;

@@ -3,7 +3,7 @@
  * stack (every service its own process, the mock model behind ANTHROPIC_BASE_URL).
  */
 import type Anthropic from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
 import { useTestStack } from "../support/stack.js";
 

@@ -4,7 +4,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import { waitFor } from "@tendon/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
 import { useTestStack } from "../support/stack.js";
 

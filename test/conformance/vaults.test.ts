@@ -21,21 +21,29 @@ const SECRETS = {
 };
 
 async function apiError(p: Promise<unknown>): Promise<APIError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(APIError);
   return e as APIError;
 }
 
 function serviceOutput(): string {
   const s = fx.t.stack;
-  return [...s.sessionLogs, ...s.gateways, ...s.credentialProxies, ...s.harness, ...s.sandboxManagers].flatMap((p) => p.lines()).join("\n");
+  return [...s.sessionLogs, ...s.gateways, ...s.credentialProxies, ...s.harness, ...s.sandboxManagers]
+    .flatMap((p) => p.lines())
+    .join("\n");
 }
 
-async function storedRows(): Promise<Array<{ id: string; key_id: string | null; auth_public: unknown; secret_ciphertext: Buffer | null }>> {
+async function storedRows(): Promise<
+  Array<{ id: string; key_id: string | null; auth_public: unknown; secret_ciphertext: Buffer | null }>
+> {
   const c = new pg.Client({ connectionString: fx.t.databaseUrl });
   await c.connect();
   try {
-    return (await c.query("select id, key_id, auth_public, secret_ciphertext from credentials.credentials")).rows;
+    return (await c.query("select id, key_id, auth_public, secret_ciphertext from credentials.credentials"))
+      .rows;
   } finally {
     await c.end();
   }
@@ -45,7 +53,12 @@ describe("vaults and credentials", () => {
   it("store every credential type and never return, log or store a secret in clear", async () => {
     const client = fx.client;
     const vault = await client.beta.vaults.create({ display_name: "alice", metadata: { team: "a" } });
-    expect(vault).toMatchObject({ type: "vault", display_name: "alice", metadata: { team: "a" }, archived_at: null });
+    expect(vault).toMatchObject({
+      type: "vault",
+      display_name: "alice",
+      metadata: { team: "a" },
+      archived_at: null,
+    });
 
     const bearer = await client.beta.vaults.credentials.create(vault.id, {
       auth: { type: "static_bearer", mcp_server_url: "https://mcp.example.com/mcp", token: SECRETS.bearer },
@@ -77,7 +90,11 @@ describe("vaults and credentials", () => {
     expect(bearer.auth).toEqual({ type: "static_bearer", mcp_server_url: "https://mcp.example.com/mcp" });
     expect(oauth.auth).toMatchObject({
       type: "mcp_oauth",
-      refresh: { client_id: "cid", token_endpoint: "https://oauth.example.com/token", token_endpoint_auth: { type: "client_secret_post" } },
+      refresh: {
+        client_id: "cid",
+        token_endpoint: "https://oauth.example.com/token",
+        token_endpoint_auth: { type: "client_secret_post" },
+      },
     });
     expect(envVar.auth).toEqual({
       type: "environment_variable",
@@ -97,7 +114,9 @@ describe("vaults and credentials", () => {
 
     const rows = await storedRows();
     expect(rows).toHaveLength(3);
-    const raw = JSON.stringify(rows.map((r) => ({ ...r, secret_ciphertext: r.secret_ciphertext?.toString("latin1") })));
+    const raw = JSON.stringify(
+      rows.map((r) => ({ ...r, secret_ciphertext: r.secret_ciphertext?.toString("latin1") })),
+    );
     for (const secret of Object.values(SECRETS)) expect(raw).not.toContain(secret);
     for (const secret of Object.values(SECRETS)) expect(serviceOutput()).not.toContain(secret);
   });
@@ -116,7 +135,10 @@ describe("vaults and credentials", () => {
     expect(dup.status).toBe(409);
     expect(dup.headers?.get("x-should-retry")).toBe("false");
     const typeChange = await apiError(
-      client.beta.vaults.credentials.update(cred.id, { vault_id: vault.id, auth: { type: "mcp_oauth", access_token: "x" } }),
+      client.beta.vaults.credentials.update(cred.id, {
+        vault_id: vault.id,
+        auth: { type: "mcp_oauth", access_token: "x" },
+      }),
     );
     expect(typeChange.status).toBe(400);
     const bothOff = await apiError(
@@ -136,7 +158,10 @@ describe("vaults and credentials", () => {
       auth: { type: "static_bearer", token: "t1-rotated" },
       display_name: "renamed",
     });
-    expect(renamed).toMatchObject({ display_name: "renamed", auth: { mcp_server_url: "https://one.example.com/mcp" } });
+    expect(renamed).toMatchObject({
+      display_name: "renamed",
+      auth: { mcp_server_url: "https://one.example.com/mcp" },
+    });
 
     const archived = await client.beta.vaults.credentials.archive(cred.id, { vault_id: vault.id });
     expect(archived.archived_at).toEqual(expect.any(String));
@@ -156,10 +181,18 @@ describe("vaults and credentials", () => {
     const client = fx.client;
     const vault = await client.beta.vaults.create({ display_name: "for sessions" });
     const agent = await client.beta.agents.create({ name: "v", model: "m" });
-    const s = await client.beta.sessions.create({ agent: agent.id, environment_id: fx.environmentId, vault_ids: [vault.id] });
+    const s = await client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: fx.environmentId,
+      vault_ids: [vault.id],
+    });
     expect(s.vault_ids).toEqual([vault.id]);
     const bad = await apiError(
-      client.beta.sessions.create({ agent: agent.id, environment_id: fx.environmentId, vault_ids: ["vlt_doesnotexist0000"] }),
+      client.beta.sessions.create({
+        agent: agent.id,
+        environment_id: fx.environmentId,
+        vault_ids: ["vlt_doesnotexist0000"],
+      }),
     );
     expect(bad.status).toBe(400);
   });
@@ -186,7 +219,10 @@ describe("the master key", () => {
     expect(String(refused)).toMatch(/exited .*sealed with master key id/s);
 
     // With the old key as a decryption-only key, it starts and rotation re-seals under the new one.
-    const rotating = await stack.startService("credential-proxy", { TENDON_MASTER_KEY: KEY_B, TENDON_MASTER_KEYS_OLD: KEY_A });
+    const rotating = await stack.startService("credential-proxy", {
+      TENDON_MASTER_KEY: KEY_B,
+      TENDON_MASTER_KEYS_OLD: KEY_A,
+    });
     const bus = await fx.t.bus();
     const { CredentialProxy } = await import("@tendon/contracts");
     const r = await bus.request(CredentialProxy.keysRotate, {});
@@ -201,4 +237,3 @@ describe("the master key", () => {
     expect((await client.beta.vaults.credentials.list(vault.id)).data).toHaveLength(1);
   });
 });
-

@@ -17,7 +17,11 @@ function servicePids(prefix: string): number[] {
     .filter((d) => {
       try {
         const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-        if (!/services\/(gateway|session-log|harness-worker|sandbox-manager|credential-proxy)\/dist\/main\.js/.test(cmd))
+        if (
+          !/services\/(gateway|session-log|harness-worker|sandbox-manager|credential-proxy)\/dist\/main\.js/.test(
+            cmd,
+          )
+        )
           return false;
         return readFileSync(`/proc/${d}/environ`, "utf8").split("\0").includes(`TENDON_PREFIX=${prefix}`);
       } catch {

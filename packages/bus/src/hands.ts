@@ -86,7 +86,7 @@ function toolResultError(text: string): ToolResult {
 
 async function getRecord(kv: KV, key: string): Promise<ExecutionRecord | undefined> {
   const e = await kv.get(key);
-  if (!e || e.operation !== "PUT") return undefined;
+  if (e?.operation !== "PUT") return undefined;
   const r = ExecutionRecordSchema.safeParse(decodeJson(e.value));
   return r.success ? r.data : undefined;
 }
@@ -309,7 +309,7 @@ export interface HandRegistry {
 export function handRegistry(stores: HandStores): HandRegistry {
   const readHand = async (key: string) => {
     const e = await stores.registry.get(key);
-    if (!e || e.operation !== "PUT") return undefined;
+    if (e?.operation !== "PUT") return undefined;
     const r = HandAnnouncementSchema.safeParse(decodeJson(e.value));
     return r.success ? r.data : undefined;
   };
@@ -317,7 +317,7 @@ export function handRegistry(stores: HandStores): HandRegistry {
     get: (name) => readHand(`hands.${name}`),
     async handForTool(tool) {
       const e = await stores.registry.get(`tools.${tool}`);
-      if (!e || e.operation !== "PUT") return undefined;
+      if (e?.operation !== "PUT") return undefined;
       const hand = (decodeJson(e.value) as { hand?: string }).hand;
       return hand && (await readHand(`hands.${hand}`)) ? hand : undefined;
     },

@@ -16,7 +16,10 @@ export interface ServiceRegistrar {
   close(): void;
 }
 
-export function createRegistrar(bus: Bus, opts: { mapError?: (e: unknown) => AppError; observer?: RpcObserver } = {}): ServiceRegistrar {
+export function createRegistrar(
+  bus: Bus,
+  opts: { mapError?: (e: unknown) => AppError; observer?: RpcObserver } = {},
+): ServiceRegistrar {
   const subs: Subscription[] = [];
   const mapError = opts.mapError ?? toAppError;
   return {

@@ -22,8 +22,15 @@ export async function createApiKey(opts: {
   }
 }
 
-export async function rotateCredentials(opts: { natsUrl: string; prefix: string }): Promise<{ key_id: string; resealed: number }> {
-  const bus = await createBus({ servers: opts.natsUrl, prefix: opts.prefix, name: `tendon-cli-${process.pid}` });
+export async function rotateCredentials(opts: {
+  natsUrl: string;
+  prefix: string;
+}): Promise<{ key_id: string; resealed: number }> {
+  const bus = await createBus({
+    servers: opts.natsUrl,
+    prefix: opts.prefix,
+    name: `tendon-cli-${process.pid}`,
+  });
   try {
     return await bus.request(CredentialProxy.keysRotate, {});
   } finally {

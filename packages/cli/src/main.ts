@@ -120,23 +120,38 @@ async function main(argv: string[]): Promise<void> {
           "credentials-role": { type: "string", default: "tendon_credentials" },
         },
       });
-      if (positionals[0] !== "roles") fail(`unknown db command "${positionals[0] ?? ""}"; try "tendon db roles"`);
+      if (positionals[0] !== "roles")
+        fail(`unknown db command "${positionals[0] ?? ""}"; try "tendon db roles"`);
       if (!env.databaseUrl) fail("DATABASE_URL (an admin connection to the target database) is not set");
       await provisionRoles(env.databaseUrl!, [
-        { role: values["session-log-role"]!, schema: "session_log", password: env.raw.TENDON_SESSION_LOG_DB_PASSWORD },
-        { role: values["credentials-role"]!, schema: "credentials", password: env.raw.TENDON_CREDENTIALS_DB_PASSWORD },
+        {
+          role: values["session-log-role"]!,
+          schema: "session_log",
+          password: env.raw.TENDON_SESSION_LOG_DB_PASSWORD,
+        },
+        {
+          role: values["credentials-role"]!,
+          schema: "credentials",
+          password: env.raw.TENDON_CREDENTIALS_DB_PASSWORD,
+        },
       ]);
-      out(`roles ready: ${values["session-log-role"]} owns session_log, ${values["credentials-role"]} owns credentials`);
+      out(
+        `roles ready: ${values["session-log-role"]} owns session_log, ${values["credentials-role"]} owns credentials`,
+      );
       return;
     }
-        case "credentials": {
+    case "credentials": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
-      if (positionals[0] !== "rotate") fail(`unknown credentials command "${positionals[0] ?? ""}"; try "tendon credentials rotate"`);
-      const r = await rotateCredentials({ natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222", prefix: env.prefix });
+      if (positionals[0] !== "rotate")
+        fail(`unknown credentials command "${positionals[0] ?? ""}"; try "tendon credentials rotate"`);
+      const r = await rotateCredentials({
+        natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222",
+        prefix: env.prefix,
+      });
       out(`re-sealed ${r.resealed} secret(s) under master key ${r.key_id}`);
       return;
     }
-        case "nats-config": {
+    case "nats-config": {
       const { values } = parseArgs({
         args: rest,
         options: { prefix: { type: "string" }, port: { type: "string" } },

@@ -2,8 +2,9 @@
  * Opaque page cursors: base64url JSON of the sort key after which the next page starts and the
  * order it was made for (reusing a cursor with another order is a 400, spec §2).
  */
-import { ValidationError } from "./errors.js";
+
 import { z } from "zod";
+import { ValidationError } from "./errors.js";
 
 const Cursor = z.object({
   o: z.enum(["asc", "desc"]),

@@ -61,7 +61,9 @@ export function createDb<DB = Database>(opts: DbOptions): Db<DB> {
  * CREATE privilege on the database even when the schema exists (a service role usually lacks it).
  */
 export async function ensureSchema<DB>(db: Db<DB>): Promise<void> {
-  const found = await sql<{ n: number }>`select 1 as n from pg_namespace where nspname = ${db.schema}`.execute(db.kysely);
+  const found = await sql<{
+    n: number;
+  }>`select 1 as n from pg_namespace where nspname = ${db.schema}`.execute(db.kysely);
   if (found.rows.length > 0) return;
   await sql`create schema if not exists ${sql.id(db.schema)}`.execute(db.kysely);
 }

@@ -9,7 +9,16 @@ export function isUniqueViolation(e: unknown, constraint?: string): boolean {
   return err?.code === "23505" && (constraint === undefined || err.constraint === constraint);
 }
 
-const PG_UNAVAILABLE = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "57P01", "57P02", "57P03", "53300"]);
+const PG_UNAVAILABLE = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+]);
 
 export function mapDbError(e: unknown): AppError {
   if (e instanceof AppError) return e;
@@ -17,7 +26,9 @@ export function mapDbError(e: unknown): AppError {
   const msg = e instanceof Error ? e.message : "";
   if (
     (code && (PG_UNAVAILABLE.has(code) || code.startsWith("08"))) ||
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(msg)
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+      msg,
+    )
   ) {
     return new AppError("unavailable", "the database is unavailable; retry shortly", { cause: e });
   }

@@ -20,7 +20,10 @@ export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
 }
 
 /** Applies a set of migrations to `db`'s schema (each service that owns a schema has its own set). */
-export async function runMigrations<DB>(db: Db<DB>, migrations: Record<string, Migration>): Promise<MigrationResultSet> {
+export async function runMigrations<DB>(
+  db: Db<DB>,
+  migrations: Record<string, Migration>,
+): Promise<MigrationResultSet> {
   await ensureSchema(db);
   const migrator = new Migrator({
     db: db.kysely,

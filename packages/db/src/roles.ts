@@ -21,7 +21,8 @@ export async function provisionRoles(adminUrl: string, specs: RoleSpec[]): Promi
   try {
     const db = (await client.query("select current_database() as d")).rows[0].d as string;
     for (const s of specs) {
-      if (!IDENT.test(s.role) || !IDENT.test(s.schema)) throw new Error(`invalid role or schema name: ${s.role}, ${s.schema}`);
+      if (!IDENT.test(s.role) || !IDENT.test(s.schema))
+        throw new Error(`invalid role or schema name: ${s.role}, ${s.schema}`);
       const role = pg.escapeIdentifier(s.role);
       const schema = pg.escapeIdentifier(s.schema);
       const exists = (await client.query("select 1 from pg_roles where rolname = $1", [s.role])).rowCount;

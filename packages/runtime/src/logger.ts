@@ -128,11 +128,24 @@ export const silentLogger: Logger = {
  */
 export function wideEventLogger(log: Logger) {
   return {
-    onHandled({ op, ok, durationMs, error }: { op: string; ok: boolean; durationMs: number; error?: { code: string; message: string; cause?: unknown } }) {
+    onHandled({
+      op,
+      ok,
+      durationMs,
+      error,
+    }: {
+      op: string;
+      ok: boolean;
+      durationMs: number;
+      error?: { code: string; message: string; cause?: unknown };
+    }) {
       const fields = { op, ok, duration_ms: Math.round(durationMs * 100) / 100 };
       if (ok) log.debug("wide_event", fields);
       else if (error && (error.code === "internal" || error.code === "unavailable")) {
-        log.error("wide_event", { ...fields, error: { code: error.code, ...serializeError(error.cause ?? error) } });
+        log.error("wide_event", {
+          ...fields,
+          error: { code: error.code, ...serializeError(error.cause ?? error) },
+        });
       } else log.info("wide_event", { ...fields, error: { code: error?.code, message: error?.message } });
     },
   };

@@ -1,5 +1,5 @@
-export { checkKeys, createCredentialProxy } from "./app.js";
 export type { CredentialProxyDeps, CredentialProxyService } from "./app.js";
+export { checkKeys, createCredentialProxy } from "./app.js";
 export { createKeyring, KeyringError, keyId, parseKey } from "./domain/keyring.js";
 export { createSecretStore } from "./domain/secrets.js";
 export { CREDENTIAL_MIGRATIONS } from "./store/migrations.js";

@@ -63,9 +63,15 @@ async function query(role: string, sql: string): Promise<unknown> {
 it("the session-log role cannot read credentials, and the credential-proxy role cannot read the log", async () => {
   expect(await query(CP, "select count(*) from credentials.credentials")).toEqual([{ count: "0" }]);
   expect(await query(SL, "select count(*) from session_log.events")).toEqual([{ count: "0" }]);
-  expect(String(await query(SL, "select * from credentials.credentials"))).toMatch(/permission denied for schema credentials/);
+  expect(String(await query(SL, "select * from credentials.credentials"))).toMatch(
+    /permission denied for schema credentials/,
+  );
   expect(String(await query(SL, "select * from credentials.vaults"))).toMatch(/permission denied/);
-  expect(String(await query(CP, "select * from session_log.events"))).toMatch(/permission denied for schema session_log/);
-  expect(String(await query(SL, "create table public.sneaky (x int)"))).toMatch(/permission denied for schema public/);
+  expect(String(await query(CP, "select * from session_log.events"))).toMatch(
+    /permission denied for schema session_log/,
+  );
+  expect(String(await query(SL, "create table public.sneaky (x int)"))).toMatch(
+    /permission denied for schema public/,
+  );
   expect(withDatabase(database.url, database.name)).toBe(database.url);
 });

@@ -118,7 +118,12 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
   /** Best effort: if it fails, the lease lapses with this worker's liveness or is fenced on takeover. */
   const release = (sessionId: string, epoch: number, slog: Logger) =>
     bus
-      .request(SessionLog.harnessRelease, { session_id: sessionId, worker_id: config.workerId, epoch, rewake: false })
+      .request(SessionLog.harnessRelease, {
+        session_id: sessionId,
+        worker_id: config.workerId,
+        epoch,
+        rewake: false,
+      })
       .catch((e: unknown) => slog.warn("lease release failed", { err: serializeError(e) }));
 
   const acquire = (sessionId: string) =>

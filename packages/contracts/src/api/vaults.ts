@@ -6,7 +6,10 @@ import { z } from "zod";
 import { Metadata, MetadataPatch, QueryBool, Timestamp } from "../common.js";
 
 const HostRule = z.string().min(1).max(253);
-const Secret = z.string().min(1).max(64 * 1024);
+const Secret = z
+  .string()
+  .min(1)
+  .max(64 * 1024);
 const Url = z.url({ protocol: /^https?$/ }).max(2048);
 
 export const CredentialNetworking = z.discriminatedUnion("type", [
@@ -38,7 +41,11 @@ export const McpOAuthCreate = z.strictObject({
     .nullable()
     .optional(),
 });
-export const StaticBearerCreate = z.strictObject({ type: z.literal("static_bearer"), mcp_server_url: Url, token: Secret });
+export const StaticBearerCreate = z.strictObject({
+  type: z.literal("static_bearer"),
+  mcp_server_url: Url,
+  token: Secret,
+});
 export const EnvironmentVariableCreate = z.strictObject({
   type: z.literal("environment_variable"),
   secret_name: z
@@ -48,9 +55,15 @@ export const EnvironmentVariableCreate = z.strictObject({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a valid environment variable name"),
   secret_value: Secret,
   networking: CredentialNetworking,
-  injection_location: z.strictObject({ header: z.boolean().optional(), body: z.boolean().optional() }).optional(),
+  injection_location: z
+    .strictObject({ header: z.boolean().optional(), body: z.boolean().optional() })
+    .optional(),
 });
-export const CredentialAuthCreate = z.discriminatedUnion("type", [McpOAuthCreate, StaticBearerCreate, EnvironmentVariableCreate]);
+export const CredentialAuthCreate = z.discriminatedUnion("type", [
+  McpOAuthCreate,
+  StaticBearerCreate,
+  EnvironmentVariableCreate,
+]);
 export type CredentialAuthCreate = z.infer<typeof CredentialAuthCreate>;
 
 export const CredentialAuthUpdate = z.discriminatedUnion("type", [
@@ -64,8 +77,14 @@ export const CredentialAuthUpdate = z.discriminatedUnion("type", [
         scope: z.string().max(2048).nullable().optional(),
         token_endpoint_auth: z
           .discriminatedUnion("type", [
-            z.strictObject({ type: z.literal("client_secret_basic"), client_secret: Secret.nullable().optional() }),
-            z.strictObject({ type: z.literal("client_secret_post"), client_secret: Secret.nullable().optional() }),
+            z.strictObject({
+              type: z.literal("client_secret_basic"),
+              client_secret: Secret.nullable().optional(),
+            }),
+            z.strictObject({
+              type: z.literal("client_secret_post"),
+              client_secret: Secret.nullable().optional(),
+            }),
           ])
           .optional(),
       })
@@ -77,7 +96,9 @@ export const CredentialAuthUpdate = z.discriminatedUnion("type", [
     type: z.literal("environment_variable"),
     secret_value: Secret.nullable().optional(),
     networking: CredentialNetworking.nullable().optional(),
-    injection_location: z.strictObject({ header: z.boolean().optional(), body: z.boolean().optional() }).optional(),
+    injection_location: z
+      .strictObject({ header: z.boolean().optional(), body: z.boolean().optional() })
+      .optional(),
   }),
 ]);
 export type CredentialAuthUpdate = z.infer<typeof CredentialAuthUpdate>;
@@ -92,7 +113,9 @@ export const CredentialAuthPublic = z.discriminatedUnion("type", [
       .object({
         client_id: z.string(),
         token_endpoint: z.string(),
-        token_endpoint_auth: z.object({ type: z.enum(["none", "client_secret_basic", "client_secret_post"]) }),
+        token_endpoint_auth: z.object({
+          type: z.enum(["none", "client_secret_basic", "client_secret_post"]),
+        }),
         scope: z.string().nullable().optional(),
         resource: z.string().nullable().optional(),
       })
@@ -155,7 +178,12 @@ export const Credential = z.object({
 export type Credential = z.infer<typeof Credential>;
 
 const HttpResponseInfo = z
-  .object({ status_code: z.number().int(), content_type: z.string(), body: z.string(), body_truncated: z.boolean() })
+  .object({
+    status_code: z.number().int(),
+    content_type: z.string(),
+    body: z.string(),
+    body_truncated: z.boolean(),
+  })
   .nullable();
 export const CredentialValidation = z.object({
   type: z.literal("vault_credential_validation"),
@@ -165,7 +193,10 @@ export const CredentialValidation = z.object({
   has_refresh_token: z.boolean(),
   mcp_probe: z.object({ method: z.string(), http_response: HttpResponseInfo }).nullable(),
   refresh: z
-    .object({ status: z.enum(["succeeded", "failed", "connect_error", "no_refresh_token"]), http_response: HttpResponseInfo })
+    .object({
+      status: z.enum(["succeeded", "failed", "connect_error", "no_refresh_token"]),
+      http_response: HttpResponseInfo,
+    })
     .nullable(),
   validated_at: Timestamp,
 });

@@ -29,7 +29,10 @@ export interface SplitAuth {
 
 function injection(loc: { header?: boolean | undefined; body?: boolean | undefined } | undefined) {
   // Omitted → both; given → missing fields are false (spec §8).
-  const out = loc === undefined ? { header: true, body: true } : { header: loc.header ?? false, body: loc.body ?? false };
+  const out =
+    loc === undefined
+      ? { header: true, body: true }
+      : { header: loc.header ?? false, body: loc.body ?? false };
   if (!out.header && !out.body) {
     throw new ValidationError("injection_location: at least one of header or body must be true");
   }
@@ -64,7 +67,9 @@ export function splitCreate(auth: CredentialAuthCreate): SplitAuth {
         secret: {
           access_token: auth.access_token,
           ...(r ? { refresh_token: r.refresh_token } : {}),
-          ...(r && r.token_endpoint_auth.type !== "none" ? { client_secret: r.token_endpoint_auth.client_secret } : {}),
+          ...(r && r.token_endpoint_auth.type !== "none"
+            ? { client_secret: r.token_endpoint_auth.client_secret }
+            : {}),
         },
         matchKey: auth.mcp_server_url,
       };
@@ -89,9 +94,12 @@ export function applyUpdate(
   u: CredentialAuthUpdate,
 ): { public: CredentialAuthPublic; secret: CredentialSecret } {
   if (u.type !== pub.type) {
-    throw new ValidationError(`auth.type cannot change from "${pub.type}" to "${u.type}"; archive it and create a new credential`, {
-      details: { error_code: "invalid_auth_type_change" },
-    });
+    throw new ValidationError(
+      `auth.type cannot change from "${pub.type}" to "${u.type}"; archive it and create a new credential`,
+      {
+        details: { error_code: "invalid_auth_type_change" },
+      },
+    );
   }
   if (u.type === "static_bearer" && pub.type === "static_bearer") {
     return { public: pub, secret: u.token ? { token: u.token } : secret };
@@ -114,16 +122,22 @@ export function applyUpdate(
       delete next.refresh_token;
       delete next.client_secret;
     } else if (u.refresh) {
-      if (!refresh) throw new ValidationError("refresh cannot be added by an update; create a new credential");
+      if (!refresh)
+        throw new ValidationError("refresh cannot be added by an update; create a new credential");
       if (u.refresh.refresh_token) next.refresh_token = u.refresh.refresh_token;
       if (u.refresh.token_endpoint_auth) {
         refresh = { ...refresh, token_endpoint_auth: { type: u.refresh.token_endpoint_auth.type } };
-        if (u.refresh.token_endpoint_auth.client_secret) next.client_secret = u.refresh.token_endpoint_auth.client_secret;
+        if (u.refresh.token_endpoint_auth.client_secret)
+          next.client_secret = u.refresh.token_endpoint_auth.client_secret;
       }
       if (u.refresh.scope !== undefined) refresh = { ...refresh, scope: u.refresh.scope };
     }
     return {
-      public: { ...pub, expires_at: u.expires_at === undefined ? (pub.expires_at ?? null) : u.expires_at, refresh },
+      public: {
+        ...pub,
+        expires_at: u.expires_at === undefined ? (pub.expires_at ?? null) : u.expires_at,
+        refresh,
+      },
       secret: next,
     };
   }

@@ -66,7 +66,10 @@ export function createKeyring(current: Buffer, old: Buffer[] = []): Keyring {
       d.setAAD(Buffer.from(aad, "utf8"));
       d.setAuthTag(s.ciphertext.subarray(s.ciphertext.length - 16));
       try {
-        return Buffer.concat([d.update(s.ciphertext.subarray(0, s.ciphertext.length - 16)), d.final()]).toString("utf8");
+        return Buffer.concat([
+          d.update(s.ciphertext.subarray(0, s.ciphertext.length - 16)),
+          d.final(),
+        ]).toString("utf8");
       } catch {
         throw new KeyringError("record failed authentication: wrong master key or tampered data");
       }

@@ -9,7 +9,12 @@ import { type Keyring, KeyringError } from "./keyring.js";
 export interface SecretStore {
   readonly keyring: Keyring;
   seal(secret: CredentialSecret, recordId: string): { ciphertext: Buffer; nonce: Buffer; key_id: string };
-  open(row: { id: string; secret_ciphertext: Buffer | null; secret_nonce: Buffer | null; key_id: string | null }): CredentialSecret;
+  open(row: {
+    id: string;
+    secret_ciphertext: Buffer | null;
+    secret_nonce: Buffer | null;
+    key_id: string | null;
+  }): CredentialSecret;
 }
 
 export function createSecretStore(keyring: Keyring): SecretStore {
@@ -21,10 +26,17 @@ export function createSecretStore(keyring: Keyring): SecretStore {
         throw new AppError("invalid_request", `credential ${row.id} is archived and holds no secret`);
       }
       try {
-        return JSON.parse(keyring.open({ key_id: row.key_id, nonce: row.secret_nonce, ciphertext: row.secret_ciphertext }, row.id)) as CredentialSecret;
+        return JSON.parse(
+          keyring.open(
+            { key_id: row.key_id, nonce: row.secret_nonce, ciphertext: row.secret_ciphertext },
+            row.id,
+          ),
+        ) as CredentialSecret;
       } catch (e) {
         if (e instanceof KeyringError) {
-          throw new AppError("internal", `credential ${row.id} cannot be decrypted: ${e.message}`, { cause: e });
+          throw new AppError("internal", `credential ${row.id} cannot be decrypted: ${e.message}`, {
+            cause: e,
+          });
         }
         throw e;
       }

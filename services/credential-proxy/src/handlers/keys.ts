@@ -2,7 +2,7 @@
  * Master key rotation: every stored secret not sealed under the current key is opened with the
  * old key it names and sealed again under the current one, one row per transaction.
  */
-import { type Registrar } from "@tendon/bus";
+import type { Registrar } from "@tendon/bus";
 import { CredentialProxy } from "@tendon/contracts";
 import type { CredentialProxyContext } from "../context.js";
 
@@ -18,7 +18,12 @@ export async function rotateSecrets(ctx: CredentialProxyContext): Promise<number
   let n = 0;
   for (const { id } of stale) {
     await db.kysely.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom("credentials").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+      const row = await trx
+        .selectFrom("credentials")
+        .selectAll()
+        .where("id", "=", id)
+        .forUpdate()
+        .executeTakeFirst();
       if (!row?.key_id || row.key_id === current) return;
       const sealed = secrets.seal(secrets.open(row), id);
       await trx

@@ -2,6 +2,8 @@
  * Vaults and credentials (spec §3.8, §8). Secrets are sealed before they touch the database and
  * are never part of any reply.
  */
+
+import type { Registrar } from "@tendon/bus";
 import {
   applyMetadataPatch,
   type Credential,
@@ -13,12 +15,11 @@ import {
   ValidationError,
   type Vault,
 } from "@tendon/contracts";
-import type { Registrar } from "@tendon/bus";
 import { isUniqueViolation } from "@tendon/db";
-import type { CredentialsRow, VaultsRow } from "../store/schema.js";
-import * as repo from "../store/vaults.repo.js";
 import type { CredentialProxyContext } from "../context.js";
 import { applyUpdate, splitCreate } from "../domain/credential-auth.js";
+import type { CredentialsRow, VaultsRow } from "../store/schema.js";
+import * as repo from "../store/vaults.repo.js";
 
 const MAX_CREDENTIALS_PER_VAULT = 20;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -49,12 +50,19 @@ export function toCredential(r: CredentialsRow): Credential {
   };
 }
 
-function page<R extends { created_at: Date; id: string }, T>(rows: R[], limit: number, map: (r: R) => T): Page<T> {
+function page<R extends { created_at: Date; id: string }, T>(
+  rows: R[],
+  limit: number,
+  map: (r: R) => T,
+): Page<T> {
   const data = rows.slice(0, limit);
   const last = data.at(-1);
   return {
     data: data.map(map),
-    next_page: rows.length > limit && last ? encodeCursor({ o: "desc", d: "n", k: [last.created_at.toISOString(), last.id] }) : null,
+    next_page:
+      rows.length > limit && last
+        ? encodeCursor({ o: "desc", d: "n", k: [last.created_at.toISOString(), last.id] })
+        : null,
   };
 }
 
@@ -82,7 +90,8 @@ export function registerVaultHandlers(ctx: CredentialProxyContext, on: Registrar
   on(CredentialProxy.vaultsUpdate, async ({ id, params }) =>
     db.kysely.transaction().execute(async (trx) => {
       const cur = await repo.getVault(trx, id, { forUpdate: true });
-      if (cur.archived_at) throw new ValidationError(`vault ${id} is archived`, { details: { error_code: "vault_archived" } });
+      if (cur.archived_at)
+        throw new ValidationError(`vault ${id} is archived`, { details: { error_code: "vault_archived" } });
       const row = await trx
         .updateTable("vaults")
         .set({
@@ -137,7 +146,12 @@ export function registerVaultHandlers(ctx: CredentialProxyContext, on: Registrar
 
   on(CredentialProxy.vaultsCheck, async ({ ids: wanted }) => {
     if (wanted.length === 0) return { missing: [] };
-    const rows = await db.kysely.selectFrom("vaults").select("id").where("id", "in", wanted).where("archived_at", "is", null).execute();
+    const rows = await db.kysely
+      .selectFrom("vaults")
+      .select("id")
+      .where("id", "in", wanted)
+      .where("archived_at", "is", null)
+      .execute();
     const live = new Set(rows.map((r) => r.id));
     return { missing: wanted.filter((v) => !live.has(v)) };
   });
@@ -145,7 +159,10 @@ export function registerVaultHandlers(ctx: CredentialProxyContext, on: Registrar
   on(CredentialProxy.credentialsCreate, async ({ vault_id, params }) =>
     db.kysely.transaction().execute(async (trx) => {
       const vault = await repo.getVault(trx, vault_id, { forUpdate: true });
-      if (vault.archived_at) throw new ValidationError(`vault ${vault_id} is archived`, { details: { error_code: "vault_archived" } });
+      if (vault.archived_at)
+        throw new ValidationError(`vault ${vault_id} is archived`, {
+          details: { error_code: "vault_archived" },
+        });
       if ((await repo.countActiveCredentials(trx, vault_id)) >= MAX_CREDENTIALS_PER_VAULT) {
         throw new ValidationError(`a vault holds at most ${MAX_CREDENTIALS_PER_VAULT} active credentials`);
       }
@@ -180,19 +197,28 @@ export function registerVaultHandlers(ctx: CredentialProxyContext, on: Registrar
     }),
   );
 
-  on(CredentialProxy.credentialsRetrieve, async ({ vault_id, id }) => toCredential(await repo.getCredential(db.kysely, vault_id, id)));
+  on(CredentialProxy.credentialsRetrieve, async ({ vault_id, id }) =>
+    toCredential(await repo.getCredential(db.kysely, vault_id, id)),
+  );
 
   on(CredentialProxy.credentialsUpdate, async ({ vault_id, id, params }) =>
     db.kysely.transaction().execute(async (trx) => {
       const cur = await repo.getCredential(trx, vault_id, id, { forUpdate: true });
-      if (cur.archived_at) throw new ValidationError(`credential ${id} is archived`, { details: { error_code: "credential_archived" } });
+      if (cur.archived_at)
+        throw new ValidationError(`credential ${id} is archived`, {
+          details: { error_code: "credential_archived" },
+        });
       let authPublic = cur.auth_public as CredentialAuthPublic;
       let sealedFields = {};
       if (params.auth) {
         const next = applyUpdate(authPublic, secrets.open(cur), params.auth);
         authPublic = next.public;
         const sealed = secrets.seal(next.secret, id);
-        sealedFields = { secret_ciphertext: sealed.ciphertext, secret_nonce: sealed.nonce, key_id: sealed.key_id };
+        sealedFields = {
+          secret_ciphertext: sealed.ciphertext,
+          secret_nonce: sealed.nonce,
+          key_id: sealed.key_id,
+        };
       }
       const row = await trx
         .updateTable("credentials")
@@ -241,4 +267,3 @@ export function registerVaultHandlers(ctx: CredentialProxyContext, on: Registrar
     return { id, type: "vault_credential_deleted" as const };
   });
 }
-

@@ -1,9 +1,10 @@
 /**
  * Vaults and their credentials. Secrets are stored sealed; this module never sees plaintext.
  */
+
+import type { Cursor } from "@tendon/contracts";
 import { ConflictError, NotFoundError } from "@tendon/contracts";
 import { type Kysely, sql } from "@tendon/db";
-import type { Cursor } from "@tendon/contracts";
 import type { CredentialsDatabase } from "./schema.js";
 
 export type Executor = Kysely<CredentialsDatabase>;
@@ -16,7 +17,10 @@ export async function getVault(db: Executor, id: string, opts: { forUpdate?: boo
   return row;
 }
 
-export async function listVaults(db: Executor, f: { includeArchived: boolean; limit: number; after?: Cursor | undefined }) {
+export async function listVaults(
+  db: Executor,
+  f: { includeArchived: boolean; limit: number; after?: Cursor | undefined },
+) {
   let q = db.selectFrom("vaults").selectAll();
   if (!f.includeArchived) q = q.where("archived_at", "is", null);
   if (f.after) {
@@ -26,7 +30,12 @@ export async function listVaults(db: Executor, f: { includeArchived: boolean; li
   return q.orderBy("created_at", "desc").orderBy("id", "desc").limit(f.limit).execute();
 }
 
-export async function getCredential(db: Executor, vaultId: string, id: string, opts: { forUpdate?: boolean } = {}) {
+export async function getCredential(
+  db: Executor,
+  vaultId: string,
+  id: string,
+  opts: { forUpdate?: boolean } = {},
+) {
   let q = db.selectFrom("credentials").selectAll().where("id", "=", id).where("vault_id", "=", vaultId);
   if (opts.forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();

@@ -19,12 +19,30 @@ import { addRoute } from "../http/route.js";
 import { IdParam } from "./resources.js";
 
 const CredParams = z.object({ id: z.string().min(1).max(128), cid: z.string().min(1).max(128) });
-const EgressQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), page: z.string().max(2048).optional() });
+const EgressQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  page: z.string().max(2048).optional(),
+});
 
 export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Access): void {
-  addRoute(app, { method: "POST", url: "/v1/vaults", body: VaultCreateParams, handler: ({ body }) => bus.request(CredentialProxy.vaultsCreate, body) });
-  addRoute(app, { method: "GET", url: "/v1/vaults", query: VaultListQuery, handler: ({ query }) => bus.request(CredentialProxy.vaultsList, query) });
-  addRoute(app, { method: "GET", url: "/v1/vaults/:id", params: IdParam, handler: ({ params }) => bus.request(CredentialProxy.vaultsRetrieve, params) });
+  addRoute(app, {
+    method: "POST",
+    url: "/v1/vaults",
+    body: VaultCreateParams,
+    handler: ({ body }) => bus.request(CredentialProxy.vaultsCreate, body),
+  });
+  addRoute(app, {
+    method: "GET",
+    url: "/v1/vaults",
+    query: VaultListQuery,
+    handler: ({ query }) => bus.request(CredentialProxy.vaultsList, query),
+  });
+  addRoute(app, {
+    method: "GET",
+    url: "/v1/vaults/:id",
+    params: IdParam,
+    handler: ({ params }) => bus.request(CredentialProxy.vaultsRetrieve, params),
+  });
   addRoute(app, {
     method: "POST",
     url: "/v1/vaults/:id",
@@ -32,7 +50,12 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     body: VaultUpdateParams,
     handler: ({ params, body }) => bus.request(CredentialProxy.vaultsUpdate, { id: params.id, params: body }),
   });
-  addRoute(app, { method: "DELETE", url: "/v1/vaults/:id", params: IdParam, handler: ({ params }) => bus.request(CredentialProxy.vaultsDelete, params) });
+  addRoute(app, {
+    method: "DELETE",
+    url: "/v1/vaults/:id",
+    params: IdParam,
+    handler: ({ params }) => bus.request(CredentialProxy.vaultsDelete, params),
+  });
   addRoute(app, {
     method: "POST",
     url: "/v1/vaults/:id/archive",
@@ -46,14 +69,16 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/vaults/:id/credentials",
     params: IdParam,
     body: CredentialCreateParams,
-    handler: ({ params, body }) => bus.request(CredentialProxy.credentialsCreate, { vault_id: params.id, params: body }),
+    handler: ({ params, body }) =>
+      bus.request(CredentialProxy.credentialsCreate, { vault_id: params.id, params: body }),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/vaults/:id/credentials",
     params: IdParam,
     query: VaultListQuery,
-    handler: ({ params, query }) => bus.request(CredentialProxy.credentialsList, { vault_id: params.id, query }),
+    handler: ({ params, query }) =>
+      bus.request(CredentialProxy.credentialsList, { vault_id: params.id, query }),
   });
   addRoute(app, {
     method: "GET",
@@ -66,7 +91,8 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/vaults/:id/credentials/:cid",
     params: CredParams,
     body: CredentialUpdateParams,
-    handler: ({ params, body }) => bus.request(CredentialProxy.credentialsUpdate, { ...ref(params), params: body }),
+    handler: ({ params, body }) =>
+      bus.request(CredentialProxy.credentialsUpdate, { ...ref(params), params: body }),
   });
   addRoute(app, {
     method: "DELETE",
@@ -93,6 +119,7 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     params: IdParam,
     query: EgressQuery,
     allow: (p, params) => access.session(p, params.id),
-    handler: ({ params, query }) => bus.request(CredentialProxy.egressList, { session_id: params.id, ...query }),
+    handler: ({ params, query }) =>
+      bus.request(CredentialProxy.egressList, { session_id: params.id, ...query }),
   });
 }

@@ -2,20 +2,22 @@
  * Agents: create, retrieve (optionally a version), update with optimistic `version`, list,
  * archive, and the versions list.
  */
+
+import type { Registrar } from "@tendon/bus";
 import {
   type Agent,
   type AgentConfig,
   ConflictError,
+  decodeCursor,
+  encodeCursor,
   type Page,
   SessionLog,
   ValidationError,
 } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
 import { applyAgentUpdate, resolveAgentConfig } from "../domain/agent-config.js";
-import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import * as agents from "../store/agents.repo.js";
 import { toAgent } from "../store/mappers.js";
-import type { Registrar } from "@tendon/bus";
 
 export function registerAgentHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, clock, ids } = ctx;

@@ -1,11 +1,12 @@
 /**
  * Key verification and minting. The gateway asks here; it never sees the key table.
  */
+
+import type { Registrar } from "@tendon/bus";
 import { AppError, type Principal, SessionLog } from "@tendon/contracts";
 import { randomBase62 } from "@tendon/runtime";
 import type { HandlerContext } from "../context.js";
 import { findActiveKey, insertKey } from "../store/keys.repo.js";
-import type { Registrar } from "@tendon/bus";
 
 export const KEY_PREFIX = { api: "sk-tnd-api-", environment: "sk-tnd-env-", session: "sk-tnd-ses-" } as const;
 

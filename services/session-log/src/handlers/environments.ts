@@ -2,18 +2,20 @@
  * Environments: create, retrieve, update (config type fixed; archived ones frozen), list, archive,
  * delete (refused while live sessions use it).
  */
+
+import type { Registrar } from "@tendon/bus";
 import {
   applyMetadataPatch,
+  decodeCursor,
   type EnvironmentConfig,
+  encodeCursor,
   resolveEnvironmentConfig,
   SessionLog,
   ValidationError,
 } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
-import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import * as envs from "../store/environments.repo.js";
 import { toEnvironment } from "../store/mappers.js";
-import type { Registrar } from "@tendon/bus";
 
 export function registerEnvironmentHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, clock, ids } = ctx;

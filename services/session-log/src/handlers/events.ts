@@ -2,15 +2,15 @@
  * Client events: send (admission + append), list (cursor pages under a byte budget), and the
  * live-reader helpers `tail` (where a new stream starts) and `range` (gap backfill).
  */
-import { ConflictError, type SessionEvent, SessionLog } from "@tendon/contracts";
+
+import type { Registrar } from "@tendon/bus";
+import { ConflictError, decodeCursor, encodeCursor, type SessionEvent, SessionLog } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
 import { admitClientEvents, terminatedError } from "../domain/admission.js";
-import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import type { SessionState } from "../domain/projection.js";
 import * as events from "../store/events.repo.js";
 import * as sessions from "../store/sessions.repo.js";
 import { writeSession } from "../writer.js";
-import type { Registrar } from "@tendon/bus";
 
 export function registerEventHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, config } = ctx;

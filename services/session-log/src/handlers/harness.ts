@@ -3,6 +3,7 @@
  * and worker liveness heartbeats.
  */
 
+import type { Registrar } from "@tendon/bus";
 import type { EnvironmentConfig, SessionAgent } from "@tendon/contracts";
 import { AppError, FencedError, SessionLog, type SessionRuntime } from "@tendon/contracts";
 import type { HandlerContext } from "../context.js";
@@ -13,7 +14,6 @@ import * as events from "../store/events.repo.js";
 import * as sessions from "../store/sessions.repo.js";
 import * as workers from "../store/workers.repo.js";
 import { writeSession } from "../writer.js";
-import type { Registrar } from "@tendon/bus";
 
 export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db } = ctx;

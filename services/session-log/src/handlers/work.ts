@@ -3,11 +3,15 @@
  * heartbeat with the exact precondition semantics, stop, retrieve, update, list, stats, and
  * environment keys.
  */
+
+import type { Registrar } from "@tendon/bus";
 import {
   AppError,
   applyMetadataPatch,
   ConflictError,
+  decodeCursor,
   type EnvironmentConfig,
+  encodeCursor,
   encodeWorkSecret,
   NO_HEARTBEAT,
   SessionLog,
@@ -18,7 +22,6 @@ import {
 } from "@tendon/contracts";
 import type { WorkItemRow } from "@tendon/db";
 import type { HandlerContext } from "../context.js";
-import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import type { SessionState } from "../domain/projection.js";
 import * as envs from "../store/environments.repo.js";
 import { insertKey, revokeWorkTokens } from "../store/keys.repo.js";
@@ -26,7 +29,6 @@ import { iso } from "../store/mappers.js";
 import { getSession } from "../store/sessions.repo.js";
 import * as work from "../store/work.repo.js";
 import { mintKey } from "./auth.js";
-import type { Registrar } from "@tendon/bus";
 
 /** Default lease of a work item between heartbeats. */
 export const WORK_TTL_SECONDS = 60;

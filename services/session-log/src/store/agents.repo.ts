@@ -1,11 +1,10 @@
 /**
  * Agents and their immutable versions.
  */
-import type { AgentConfig } from "@tendon/contracts";
+import type { AgentConfig, Cursor } from "@tendon/contracts";
 import { NotFoundError } from "@tendon/contracts";
 import type { AgentVersionRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "@tendon/contracts";
 import type { Executor } from "./executor.js";
 import type { AgentHead } from "./mappers.js";
 

@@ -1,11 +1,11 @@
 /**
  * Environments. Names are unique among environments that are not archived.
  */
+
+import type { Cursor } from "@tendon/contracts";
 import { ConflictError, type EnvironmentConfig, NotFoundError } from "@tendon/contracts";
 import type { EnvironmentRow } from "@tendon/db";
-import { sql } from "@tendon/db";
-import type { Cursor } from "@tendon/contracts";
-import { isUniqueViolation } from "@tendon/db";
+import { isUniqueViolation, sql } from "@tendon/db";
 import type { Executor } from "./executor.js";
 
 export interface NewEnvironment {

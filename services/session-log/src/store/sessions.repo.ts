@@ -2,10 +2,11 @@
  * Sessions: the row holds the snapshot of the agent, the projection of the log (`state`, `status`,
  * `last_seq`) and the harness lease (`lease_owner`, `lease_epoch`).
  */
+
+import type { Cursor } from "@tendon/contracts";
 import { NotFoundError, type SessionListQuery } from "@tendon/contracts";
 import type { Database, ExpressionBuilder, SessionRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "@tendon/contracts";
 import type { SessionState } from "../domain/projection.js";
 import type { Executor } from "./executor.js";
 

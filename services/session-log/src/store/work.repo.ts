@@ -1,10 +1,11 @@
 /**
  * Work items of self-hosted environments and the pollers seen per environment.
  */
+
+import type { Cursor } from "@tendon/contracts";
 import { NotFoundError } from "@tendon/contracts";
 import type { WorkItemRow } from "@tendon/db";
 import { sql } from "@tendon/db";
-import type { Cursor } from "@tendon/contracts";
 import type { Executor } from "./executor.js";
 
 export const LIVE_STATES = ["queued", "starting", "active"] as const;

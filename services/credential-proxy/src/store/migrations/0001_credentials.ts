@@ -39,7 +39,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .unique()
     .where(sql.ref("archived_at"), "is", null)
     .execute();
-  await db.schema.createIndex("credentials_vault").on("credentials").columns(["vault_id", "created_at", "id"]).execute();
+  await db.schema
+    .createIndex("credentials_vault")
+    .on("credentials")
+    .columns(["vault_id", "created_at", "id"])
+    .execute();
 
   await db.schema
     .createTable("sandbox_registrations")
@@ -72,5 +76,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const t of ["egress_log", "sandbox_registrations", "credentials", "vaults"]) await db.schema.dropTable(t).ifExists().execute();
+  for (const t of ["egress_log", "sandbox_registrations", "credentials", "vaults"])
+    await db.schema.dropTable(t).ifExists().execute();
 }
