@@ -10,6 +10,11 @@ export type { ProcessSandbox } from "./bwrap/process-sandbox.js";
 export { createDelayedProvider, type DelayedProviderOptions } from "./delayed.js";
 export {
   DEFAULT_LIMITS,
+  EGRESS_CA_BUNDLE,
+  EGRESS_CA_CERT,
+  EGRESS_SOCKET,
+  type EgressSpec,
+  egressEnv,
   type LogFn,
   type LogLevel,
   resolveLimits,

@@ -72,6 +72,45 @@ export interface SandboxSpec {
   limits?: Partial<SandboxLimits>;
   /** extra NON-secret env vars for tool processes */
   env?: Record<string, string>;
+  /**
+   * The sandbox's only way out: a unix socket (on the host) leading to the egress proxy. Inside,
+   * the hand serves it as an HTTP proxy on 127.0.0.1:`port`, and the tools' environment points
+   * HTTP(S)_PROXY at it and trusts the proxy's CA.
+   */
+  egress?: EgressSpec;
+}
+
+export interface EgressSpec {
+  /** Host path of the unix socket (connectable by any uid: sandboxes run unprivileged). */
+  socketPath: string;
+  /** Host paths of the proxy's CA certificate and of the system bundle plus that CA. */
+  caCertPath: string;
+  caBundlePath: string;
+  /** Port of the in-sandbox proxy listener. @default 3128 */
+  port?: number;
+}
+
+/** Where egress appears inside a sandbox. */
+export const EGRESS_SOCKET = "/run/tendon/egress.sock";
+export const EGRESS_CA_CERT = "/etc/tendon/egress-ca.pem";
+export const EGRESS_CA_BUNDLE = "/etc/tendon/ca-bundle.pem";
+
+/** The tools' environment for egress through the in-sandbox proxy listener. */
+export function egressEnv(port: number): Record<string, string> {
+  const proxy = `http://127.0.0.1:${port}`;
+  return {
+    HTTP_PROXY: proxy,
+    HTTPS_PROXY: proxy,
+    http_proxy: proxy,
+    https_proxy: proxy,
+    ALL_PROXY: proxy,
+    NO_PROXY: "",
+    SSL_CERT_FILE: EGRESS_CA_BUNDLE,
+    CURL_CA_BUNDLE: EGRESS_CA_BUNDLE,
+    REQUESTS_CA_BUNDLE: EGRESS_CA_BUNDLE,
+    GIT_SSL_CAINFO: EGRESS_CA_BUNDLE,
+    NODE_EXTRA_CA_CERTS: EGRESS_CA_CERT,
+  };
 }
 
 /** `execute()` on a sandbox that died or was killed, or one that died during the call. */

@@ -28,6 +28,10 @@ import * as path from "node:path";
 import type { Writable } from "node:stream";
 import type { HandConfig } from "../hand/protocol.js";
 import {
+  EGRESS_CA_BUNDLE,
+  EGRESS_CA_CERT,
+  EGRESS_SOCKET,
+  egressEnv,
   type LogFn,
   resolveLimits,
   type Sandbox,
@@ -50,6 +54,18 @@ import {
 } from "./limits.js";
 import { ProcessSandbox } from "./process-sandbox.js";
 import { sweepStaleSandboxDirs } from "./sweep.js";
+
+const DEFAULT_EGRESS_PORT = 3128;
+
+/** The egress socket (writable: connect() needs it) and the proxy's CA files, when the spec has egress. */
+function egressBinds(spec: SandboxSpec): Bind[] {
+  if (!spec.egress) return [];
+  return [
+    { src: spec.egress.socketPath, dest: EGRESS_SOCKET, readOnly: false },
+    { src: spec.egress.caCertPath, dest: EGRESS_CA_CERT, readOnly: true },
+    { src: spec.egress.caBundlePath, dest: EGRESS_CA_BUNDLE, readOnly: true },
+  ];
+}
 
 export interface ProcessProviderOptions {
   /** Where each sandbox's private directory `<baseDir>/<id>` goes. Made if missing. */
@@ -197,6 +213,7 @@ export function createProcessProvider(opts: ProcessProviderOptions): SandboxProv
         LOGNAME: "user",
         SHELL: "/bin/bash",
         ...spec.env,
+        ...(spec.egress ? egressEnv(spec.egress.port ?? DEFAULT_EGRESS_PORT) : {}),
         BASH_ENV: TOOL_LIMITS_PATH,
       };
       const config: HandConfig = {
@@ -205,12 +222,15 @@ export function createProcessProvider(opts: ProcessProviderOptions): SandboxProv
         toolEnv,
         reapStrays: true,
         maxLineBytes: HAND_MAX_LINE_BYTES,
+        ...(spec.egress
+          ? { egress: { socket: EGRESS_SOCKET, port: spec.egress.port ?? DEFAULT_EGRESS_PORT } }
+          : {}),
       };
       const sizes = tmpfsSizes(limits);
       const plan: BwrapPlan = {
         root: systemTree(),
         binds: [...fileBinds, ...h.runtimeBinds, ...(h.node.bind ? [h.node.bind] : [])],
-        extraBinds: opts.binds?.(spec) ?? [],
+        extraBinds: [...(opts.binds?.(spec) ?? []), ...egressBinds(spec)],
         workdirBytes: sizes.workdir,
         tmpBytes: sizes.tmp,
         shmBytes: sizes.shm,

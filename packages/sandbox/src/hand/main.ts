@@ -14,6 +14,7 @@
  * - Exits when stdin ends (the provider is gone) after closing the persistent shell; exits non-zero on a
  *   malformed config or an unexpected internal error, which the provider sees as the sandbox dying.
  */
+import { connect, createServer } from "node:net";
 import { LineSplitter } from "./lines.js";
 import {
   decodeLine,
@@ -34,6 +35,25 @@ function send(msg: FromHandMessage): void {
   process.stdout.write(encodeMessage(msg));
 }
 
+/**
+ * The sandbox's network namespace has only loopback; its one way out is the egress socket. Tools
+ * reach it through HTTP(S)_PROXY=127.0.0.1:port, which this forwards byte for byte.
+ */
+function serveEgress(e: { socket: string; port: number }): void {
+  const server = createServer((client) => {
+    const upstream = connect(e.socket);
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close);
+    upstream.on("error", close);
+  });
+  server.on("error", (err) => fail(`egress listener: ${err.message}`, 71));
+  server.listen(e.port, "127.0.0.1");
+}
+
 function main(): void {
   let cfg: HandConfig;
   try {
@@ -46,6 +66,7 @@ function main(): void {
   // The provider went away: nobody reads our answers any more.
   process.stdout.on("error", () => process.exit(0));
 
+  if (cfg.egress) serveEgress(cfg.egress);
   const toolset = createToolset(cfg);
   const running = new Map<string, AbortController>();
 

@@ -75,6 +75,10 @@ export const HandConfigSchema = z.object({
   reapStrays: z.boolean(),
   /** Longest request line accepted (a `write` carries the whole file). */
   maxLineBytes: z.number().int().positive(),
+  /** Serve the egress socket as a proxy listener on 127.0.0.1:port inside the sandbox. */
+  egress: z
+    .object({ socket: z.string().startsWith("/"), port: z.number().int().min(1).max(65535) })
+    .optional(),
 });
 export type HandConfig = z.infer<typeof HandConfigSchema>;
 
