@@ -36,17 +36,20 @@ function serviceOutput(): string {
     .join("\n");
 }
 
-async function storedRows(): Promise<
-  Array<{ id: string; key_id: string | null; auth_public: unknown; secret_ciphertext: Buffer | null }>
-> {
+async function query<T>(text: string): Promise<T[]> {
   const c = new pg.Client({ connectionString: fx.t.databaseUrl });
   await c.connect();
   try {
-    return (await c.query("select id, key_id, auth_public, secret_ciphertext from credentials.credentials"))
-      .rows;
+    return (await c.query(text)).rows as T[];
   } finally {
     await c.end();
   }
+}
+
+async function storedRows(): Promise<
+  Array<{ id: string; key_id: string | null; auth_public: unknown; secret_ciphertext: Buffer | null }>
+> {
+  return query("select id, key_id, auth_public, secret_ciphertext from credentials.credentials");
 }
 
 describe("vaults and credentials", () => {
@@ -229,6 +232,9 @@ describe("the master key", () => {
     expect(r.resealed).toBeGreaterThanOrEqual(1);
     const keyIds = new Set((await storedRows()).filter((x) => x.key_id).map((x) => x.key_id));
     expect(keyIds).toEqual(new Set([r.key_id]));
+    // The egress CA's private key is sealed under the master key too, and was re-sealed with it.
+    const ca = await query<{ key_id: string }>("select key_id from credentials.egress_ca");
+    expect(ca).toEqual([{ key_id: r.key_id }]);
     await rotating.stop();
     stack.credentialProxies.splice(stack.credentialProxies.indexOf(rotating), 1);
 

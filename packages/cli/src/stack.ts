@@ -10,7 +10,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, type ManagedProcess, spawnProcess } from "@tendon/testing";
 
-export type ServiceName = "session-log" | "gateway" | "harness-worker" | "sandbox-manager" | "credential-proxy";
+export type ServiceName =
+  | "session-log"
+  | "gateway"
+  | "harness-worker"
+  | "sandbox-manager"
+  | "credential-proxy";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (this file lives in packages/cli/{src,dist}). */
@@ -61,8 +66,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     LOG_LEVEL: "info",
     // Every stack gets its own master key unless one is given (tendon dev keeps a stable one).
     TENDON_MASTER_KEY: randomBytes(32).toString("base64"),
+    // Sandboxes reach the outside only through the credential-proxy's egress proxy.
+    TENDON_EGRESS_SECRET: randomBytes(32).toString("base64"),
     ...opts.env,
   };
+  if (!base.TENDON_EGRESS_PORT) base.TENDON_EGRESS_PORT = String(await freePort());
+  base.TENDON_EGRESS_HOST ??= "127.0.0.1";
+  base.TENDON_EGRESS_ADDR ??= `127.0.0.1:${base.TENDON_EGRESS_PORT}`;
   const sessionLogs: ManagedProcess[] = [];
   const gateways: ManagedProcess[] = [];
   const harness: ManagedProcess[] = [];

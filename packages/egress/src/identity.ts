@@ -86,3 +86,12 @@ export function verifyIdentity(secret: Buffer, line: string, now = Date.now()): 
   if (parsed.exp <= now) throw new EgressIdentityError("expired", identity);
   return identity;
 }
+
+/**
+ * The identity secret as configured (TENDON_EGRESS_SECRET, shared by the credential-proxy and the
+ * sandbox-manager): base64 of at least 32 random bytes.
+ */
+export const EgressSecret = z
+  .string()
+  .transform((v) => Buffer.from(v, "base64"))
+  .refine((b) => b.length >= 32, "must be base64 of at least 32 random bytes (openssl rand -base64 32)");

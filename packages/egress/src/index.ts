@@ -12,7 +12,13 @@ export { NOT_ALLOWED } from "./context.js";
 export type { HostRule } from "./hosts.js";
 export { canonicalHost, hostAllowed, hostMatches, isInternalAddress } from "./hosts.js";
 export type { EgressIdentity, IdentityErrorCode } from "./identity.js";
-export { EgressIdentityError, PREAMBLE_PREFIX, signIdentity, verifyIdentity } from "./identity.js";
+export {
+  EgressIdentityError,
+  EgressSecret,
+  PREAMBLE_PREFIX,
+  signIdentity,
+  verifyIdentity,
+} from "./identity.js";
 export type { EgressProxy, EgressProxyOptions } from "./proxy.js";
 export { createEgressProxy } from "./proxy.js";
 export type { EgressRecord } from "./records.js";

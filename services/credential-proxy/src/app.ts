@@ -5,14 +5,19 @@
 import { type Bus, createRegistrar } from "@tendon/bus";
 import { AppError } from "@tendon/contracts";
 import { type Db, mapDbError } from "@tendon/db";
+import type { EgressProxy } from "@tendon/egress";
 import { type Clock, type IdGen, type Logger, wideEventLogger } from "@tendon/runtime";
 import type { CredentialProxyContext } from "./context.js";
 import type { SecretStore } from "./domain/secrets.js";
+import { type EgressConfig, startEgress } from "./handlers/egress.js";
 import { registerKeyHandlers } from "./handlers/keys.js";
+import { registerMcpHandlers } from "./handlers/mcp.js";
 import { registerVaultHandlers } from "./handlers/vaults.js";
 import type { CredentialsDatabase } from "./store/schema.js";
 
 export interface CredentialProxyDeps {
+  /** The egress proxy for sandboxes; omitted = no egress from this instance. */
+  egress?: EgressConfig | undefined;
   bus: Bus;
   db: Db<CredentialsDatabase>;
   clock: Clock;
@@ -31,8 +36,13 @@ export interface CredentialProxyService {
  * have (a wrong or missing TENDON_MASTER_KEY), instead of failing later, per request.
  */
 export async function checkKeys(db: Db<CredentialsDatabase>, secrets: SecretStore): Promise<void> {
-  const rows = await db.kysely.selectFrom("credentials").select("key_id").distinct().where("key_id", "is not", null).execute();
-  const unknown = rows.map((r) => r.key_id!).filter((k) => !secrets.keyring.has(k));
+  const rows = await db.kysely
+    .selectFrom("credentials")
+    .select("key_id")
+    .where("key_id", "is not", null)
+    .union(db.kysely.selectFrom("egress_ca").select("key_id"))
+    .execute();
+  const unknown = [...new Set(rows.map((r) => r.key_id!))].filter((k) => !secrets.keyring.has(k));
   if (unknown.length > 0) {
     throw new AppError(
       "internal",
@@ -44,16 +54,20 @@ export async function checkKeys(db: Db<CredentialsDatabase>, secrets: SecretStor
 export function createCredentialProxy(deps: CredentialProxyDeps): CredentialProxyService {
   const ctx: CredentialProxyContext = deps;
   const registrar = createRegistrar(deps.bus, { mapError: mapDbError, observer: wideEventLogger(deps.log) });
+  let egress: EgressProxy | undefined;
   return {
     async start() {
       await checkKeys(deps.db, deps.secrets);
       registerVaultHandlers(ctx, registrar.on);
       registerKeyHandlers(ctx, registrar.on);
+      registerMcpHandlers(ctx, registrar.on);
+      if (deps.egress) egress = await startEgress(ctx, registrar.on, deps.egress);
       await deps.bus.nc.flush();
       deps.log.info("credential-proxy started", { key_id: deps.secrets.keyring.currentKeyId });
     },
     async stop() {
       registrar.close();
+      await egress?.close();
     },
   };
 }

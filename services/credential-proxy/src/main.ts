@@ -2,23 +2,61 @@
 /**
  * credential-proxy process: config → keyring → database → bus → createCredentialProxy(deps).start().
  */
+import { readFileSync } from "node:fs";
 import { busOptions, createBus } from "@tendon/bus";
 import { createDb, runMigrations } from "@tendon/db";
-import { announceReady, createLogger, handleShutdown, randomIds, serializeError, systemClock } from "@tendon/runtime";
+import {
+  announceReady,
+  createLogger,
+  handleShutdown,
+  randomIds,
+  serializeError,
+  systemClock,
+} from "@tendon/runtime";
 import { createCredentialProxy } from "./app.js";
 import { loadConfig, masterKeyText } from "./config.js";
 import { createKeyring, parseKey } from "./domain/keyring.js";
 import { createSecretStore } from "./domain/secrets.js";
-import type { CredentialsDatabase } from "./store/schema.js";
+import type { EgressConfig } from "./handlers/egress.js";
 import { CREDENTIAL_MIGRATIONS } from "./store/migrations.js";
+import type { CredentialsDatabase } from "./store/schema.js";
 
 const cfg = loadConfig(process.env);
 const log = createLogger({ service: "credential-proxy", level: cfg.LOG_LEVEL });
 
+function egressConfig(): EgressConfig | undefined {
+  if (cfg.TENDON_EGRESS_PORT === undefined || !cfg.TENDON_EGRESS_SECRET) {
+    log.info("egress proxy disabled (set TENDON_EGRESS_PORT and TENDON_EGRESS_SECRET)");
+    return undefined;
+  }
+  const overrides = cfg.TENDON_EGRESS_HOST_OVERRIDES ?? {};
+  return {
+    host: cfg.TENDON_EGRESS_HOST,
+    port: cfg.TENDON_EGRESS_PORT,
+    identitySecret: cfg.TENDON_EGRESS_SECRET,
+    ...(Object.keys(overrides).length > 0
+      ? {
+          resolve: async (host: string, port: number) => {
+            const o = overrides[host];
+            if (!o) return { host, port };
+            const [h, p] = o.split(":") as [string, string];
+            return { host: h, port: Number(p) };
+          },
+        }
+      : {}),
+    ...(cfg.TENDON_EGRESS_EXTRA_CA_FILE
+      ? { upstreamCa: [readFileSync(cfg.TENDON_EGRESS_EXTRA_CA_FILE, "utf8")] }
+      : {}),
+  };
+}
+
 try {
   const keyring = createKeyring(
     parseKey(masterKeyText(cfg)),
-    (cfg.TENDON_MASTER_KEYS_OLD ?? "").split(",").filter((k) => k.trim() !== "").map(parseKey),
+    (cfg.TENDON_MASTER_KEYS_OLD ?? "")
+      .split(",")
+      .filter((k) => k.trim() !== "")
+      .map(parseKey),
   );
   const db = createDb<CredentialsDatabase>({
     url: (cfg.CREDENTIALS_DATABASE_URL ?? cfg.DATABASE_URL)!,
@@ -26,8 +64,18 @@ try {
     applicationName: "tendon-credential-proxy",
   });
   if (cfg.TENDON_MIGRATE_ON_START) await runMigrations(db, CREDENTIAL_MIGRATIONS);
-  const bus = await createBus(busOptions(cfg, "credential-proxy", (s) => log.info("nats status", { status: s.type })));
-  const service = createCredentialProxy({ bus, db, clock: systemClock, ids: randomIds, log, secrets: createSecretStore(keyring) });
+  const bus = await createBus(
+    busOptions(cfg, "credential-proxy", (s) => log.info("nats status", { status: s.type })),
+  );
+  const service = createCredentialProxy({
+    bus,
+    db,
+    clock: systemClock,
+    ids: randomIds,
+    log,
+    secrets: createSecretStore(keyring),
+    egress: egressConfig(),
+  });
   await service.start();
   announceReady("credential-proxy", { key_id: keyring.currentKeyId });
   handleShutdown(

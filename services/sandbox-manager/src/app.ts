@@ -14,6 +14,7 @@
 import type { Bus, HandServer } from "@tendon/bus";
 import {
   AppError,
+  CredentialProxy,
   type EnvironmentConfig,
   type HandExecuteRequest,
   type SandboxInfo,
@@ -23,6 +24,7 @@ import {
 } from "@tendon/contracts";
 import { type Clock, type Logger, serializeError } from "@tendon/runtime";
 import { type Sandbox, SandboxDeadError, type SandboxProvider, type ToolName } from "@tendon/sandbox";
+import { type EgressBridge, type EgressBridgeConfig, openEgressBridge } from "./egress.js";
 
 export const SANDBOX_TOOLS: ToolName[] = ["bash", "read", "write", "edit", "glob", "grep"];
 /** Tools with no side effects: safe to run again when a first run's outcome is unknown. */
@@ -30,6 +32,8 @@ const IDEMPOTENT = new Set(["read", "glob", "grep"]);
 
 export interface SandboxManagerConfig {
   instanceId: string;
+  /** The egress bridge to the credential-proxy; without it sandboxes have no network at all. */
+  egress?: EgressBridgeConfig | undefined;
   /** Sandboxes unused this long are killed (the next call re-provisions). */
   idleMs: number;
   reapEveryMs: number;
@@ -47,6 +51,7 @@ interface Entry {
   info: SandboxInfo;
   sandbox: Sandbox;
   hand: HandServer;
+  egress: EgressBridge | undefined;
 }
 
 export interface SandboxManagerService {
@@ -84,6 +89,7 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     await e.sandbox
       .kill()
       .catch((err: unknown) => log.warn("sandbox kill failed", { err: serializeError(err) }));
+    await closeEgress(e.info.sandbox_id, e.egress);
   };
 
   const handler =
@@ -106,9 +112,58 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
       }
     };
 
-  const create = async (sessionId: string, _environment: EnvironmentConfig | null): Promise<SandboxInfo> => {
+  /** Registers the sandbox with the credential-proxy and opens its egress socket. */
+  const openEgress = async (
+    sessionId: string,
+    sandboxId: string,
+    environment: EnvironmentConfig | null,
+    vaultIds: string[],
+  ) => {
+    if (!config.egress) return undefined;
+    const networking =
+      environment?.type === "cloud" ? environment.networking : { type: "unrestricted" as const };
+    const reg = await bus.request(CredentialProxy.egressRegister, {
+      sandbox_id: sandboxId,
+      session_id: sessionId,
+      vault_ids: vaultIds,
+      networking,
+    });
+    try {
+      const bridge = await openEgressBridge(config.egress, { sessionId, sandboxId }, reg.ca_cert_pem);
+      return { bridge, env: reg.env };
+    } catch (err) {
+      await closeEgress(sandboxId, undefined);
+      throw err;
+    }
+  };
+  const closeEgress = async (sandboxId: string, bridge: EgressBridge | undefined) => {
+    if (!config.egress) return;
+    await bridge
+      ?.close()
+      .catch((err: unknown) => log.warn("egress bridge close failed", { err: serializeError(err) }));
+    await bus
+      .request(CredentialProxy.egressUnregister, { sandbox_id: sandboxId })
+      .catch((err: unknown) => log.warn("egress unregister failed", { err: serializeError(err) }));
+  };
+
+  const create = async (
+    sessionId: string,
+    environment: EnvironmentConfig | null,
+    vaultIds: string[],
+  ): Promise<SandboxInfo> => {
     const started = performance.now();
-    const sandbox = await provider.create({ id: `sbx-${sessionId}-${Date.now().toString(36)}` });
+    const sandboxId = `sbx-${sessionId}-${Date.now().toString(36)}`;
+    const egress = await openEgress(sessionId, sandboxId, environment, vaultIds);
+    let sandbox: Sandbox;
+    try {
+      sandbox = await provider.create({
+        id: sandboxId,
+        ...(egress ? { env: egress.env, egress: egress.bridge.spec } : {}),
+      });
+    } catch (err) {
+      await closeEgress(sandboxId, egress?.bridge);
+      throw err;
+    }
     const now = clock.now().toISOString();
     const info: SandboxInfo = {
       session_id: sessionId,
@@ -143,9 +198,10 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
       });
     } catch (err) {
       await sandbox.kill();
+      await closeEgress(sandboxId, egress?.bridge);
       throw err;
     }
-    local.set(sessionId, { info, sandbox, hand });
+    local.set(sessionId, { info, sandbox, hand, egress: egress?.bridge });
     log.info("sandbox provisioned", {
       session_id: sessionId,
       sandbox_id: sandbox.id,
@@ -157,6 +213,7 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
   const provision = async (
     sessionId: string,
     environment: EnvironmentConfig | null,
+    vaultIds: string[],
   ): Promise<SandboxInfo> => {
     const mine = local.get(sessionId);
     if (mine && mine.info.state !== "dead") return mine.info;
@@ -179,7 +236,7 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
         start_ms: 0,
       };
     }
-    const p = create(sessionId, environment).finally(() => pending.delete(sessionId));
+    const p = create(sessionId, environment, vaultIds).finally(() => pending.delete(sessionId));
     pending.set(sessionId, p);
     return p;
   };
@@ -197,14 +254,14 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     async start() {
       await bus.hands();
       subs.push(
-        bus.serve(SandboxManager.provision, async ({ session_id, environment }) => {
+        bus.serve(SandboxManager.provision, async ({ session_id, environment, vault_ids }) => {
           if (environment?.type === "self_hosted") {
             throw new AppError(
               "invalid_request",
               "self-hosted sessions run their tools on the customer's worker, not in a sandbox",
             );
           }
-          return provision(session_id, environment);
+          return provision(session_id, environment, vault_ids);
         }),
         bus.serve(SandboxManager.kill, async ({ session_id }) => {
           const e = local.get(session_id);

@@ -2,6 +2,7 @@
  * Sandbox-manager configuration: the only file that reads the environment.
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
+import { EgressSecret } from "@tendon/egress";
 import { z } from "zod";
 
 export const Env = BusEnv.extend({
@@ -17,6 +18,13 @@ export const Env = BusEnv.extend({
   /** Benchmarks: delay every sandbox start (simulates slow container providers). */
   TENDON_SANDBOX_START_DELAY_MS: z.coerce.number().int().min(0).default(0),
   TENDON_SANDBOX_START_JITTER_MS: z.coerce.number().int().min(0).default(0),
+  /** host:port of the credential-proxy's egress listener; unset = sandboxes have no network. */
+  TENDON_EGRESS_ADDR: z
+    .string()
+    .regex(/^[^:]+:\d+$/, "host:port")
+    .optional(),
+  /** Shared with the credential-proxy (base64, ≥ 32 bytes): signs sandbox identities. */ TENDON_EGRESS_SECRET:
+    EgressSecret.optional(),
   LOG_LEVEL: LogLevelEnv,
 });
 export type SandboxManagerEnv = z.infer<typeof Env>;

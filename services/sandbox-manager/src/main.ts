@@ -34,6 +34,22 @@ function limits(): Partial<SandboxLimits> {
   return l;
 }
 
+function egressConfig() {
+  if (!cfg.TENDON_EGRESS_ADDR || !cfg.TENDON_EGRESS_SECRET) {
+    log.info(
+      "no egress configured: sandboxes have no network (set TENDON_EGRESS_ADDR and TENDON_EGRESS_SECRET)",
+    );
+    return undefined;
+  }
+  const [host, port] = cfg.TENDON_EGRESS_ADDR.split(":") as [string, string];
+  return {
+    host,
+    port: Number(port),
+    secret: cfg.TENDON_EGRESS_SECRET,
+    dir: join(cfg.TENDON_SANDBOX_DIR, instanceId, "egress"),
+  };
+}
+
 try {
   const bus = await createBus(
     busOptions(cfg, "sandbox-manager", (s) => log.info("nats status", { status: s.type })),
@@ -59,6 +75,7 @@ try {
       instanceId,
       idleMs: cfg.TENDON_SANDBOX_IDLE_MS,
       reapEveryMs: Math.min(30_000, cfg.TENDON_SANDBOX_IDLE_MS),
+      egress: egressConfig(),
     },
   });
   await manager.start();

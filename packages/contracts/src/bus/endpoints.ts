@@ -30,16 +30,6 @@ import {
   SessionUpdateParams,
 } from "../api/sessions.js";
 import {
-  EnvironmentKey,
-  Work,
-  WorkHeartbeat,
-  WorkListQuery,
-  WorkStats,
-  WorkUpdateParams,
-} from "../api/work.js";
-import { EnvironmentId, EventId, PageOf, SessionId } from "../common.js";
-import { WireError } from "../errors.js";
-import {
   Credential,
   CredentialCreateParams,
   CredentialUpdateParams,
@@ -50,6 +40,16 @@ import {
   VaultListQuery,
   VaultUpdateParams,
 } from "../api/vaults.js";
+import {
+  EnvironmentKey,
+  Work,
+  WorkHeartbeat,
+  WorkListQuery,
+  WorkStats,
+  WorkUpdateParams,
+} from "../api/work.js";
+import { EnvironmentId, EventId, PageOf, SessionId } from "../common.js";
+import { WireError } from "../errors.js";
 import { SandboxInfo, ToolResult } from "./hands.js";
 
 export interface Endpoint<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
@@ -331,7 +331,11 @@ export const SandboxManager = {
   provision: endpoint(
     SM,
     "provision",
-    z.object({ session_id: SessionId, environment: EnvironmentConfig.nullable() }),
+    z.object({
+      session_id: SessionId,
+      environment: EnvironmentConfig.nullable(),
+      vault_ids: z.array(z.string()).default([]),
+    }),
     SandboxInfo,
     60_000,
   ),
@@ -348,11 +352,26 @@ export const CredentialProxy = {
   vaultsUpdate: endpoint(CP, "vaults.update", z.object({ id: z.string(), params: VaultUpdateParams }), Vault),
   vaultsList: endpoint(CP, "vaults.list", VaultListQuery, PageOf(Vault)),
   vaultsArchive: endpoint(CP, "vaults.archive", ById(z.string()), Vault),
-  vaultsDelete: endpoint(CP, "vaults.delete", ById(z.string()), z.object({ id: z.string(), type: z.literal("vault_deleted") })),
+  vaultsDelete: endpoint(
+    CP,
+    "vaults.delete",
+    ById(z.string()),
+    z.object({ id: z.string(), type: z.literal("vault_deleted") }),
+  ),
   /** Which of these vault ids do not exist (or are archived): sessions may only reference live vaults. */
-  vaultsCheck: endpoint(CP, "vaults.check", z.object({ ids: z.array(z.string()).max(20) }), z.object({ missing: z.array(z.string()) })),
+  vaultsCheck: endpoint(
+    CP,
+    "vaults.check",
+    z.object({ ids: z.array(z.string()).max(20) }),
+    z.object({ missing: z.array(z.string()) }),
+  ),
 
-  credentialsCreate: endpoint(CP, "credentials.create", z.object({ vault_id: z.string(), params: CredentialCreateParams }), Credential),
+  credentialsCreate: endpoint(
+    CP,
+    "credentials.create",
+    z.object({ vault_id: z.string(), params: CredentialCreateParams }),
+    Credential,
+  ),
   credentialsRetrieve: endpoint(CP, "credentials.retrieve", VaultRef, Credential),
   credentialsUpdate: endpoint(
     CP,
@@ -360,7 +379,12 @@ export const CredentialProxy = {
     VaultRef.extend({ params: CredentialUpdateParams }),
     Credential,
   ),
-  credentialsList: endpoint(CP, "credentials.list", z.object({ vault_id: z.string(), query: VaultListQuery }), PageOf(Credential)),
+  credentialsList: endpoint(
+    CP,
+    "credentials.list",
+    z.object({ vault_id: z.string(), query: VaultListQuery }),
+    PageOf(Credential),
+  ),
   credentialsArchive: endpoint(CP, "credentials.archive", VaultRef, Credential),
   credentialsDelete: endpoint(
     CP,
@@ -371,7 +395,13 @@ export const CredentialProxy = {
   credentialsValidate: endpoint(CP, "credentials.validate", VaultRef, CredentialValidation, 30_000),
 
   /** Re-seals every stored secret under the current master key (after adding a new one). */
-  keysRotate: endpoint(CP, "keys.rotate", z.object({}), z.object({ key_id: z.string(), resealed: z.number().int() }), 120_000),
+  keysRotate: endpoint(
+    CP,
+    "keys.rotate",
+    z.object({}),
+    z.object({ key_id: z.string(), resealed: z.number().int() }),
+    120_000,
+  ),
 
   /** MCP through the proxy: the session's vault credential is attached here; callers never see it. */
   mcpListTools: endpoint(
@@ -379,7 +409,13 @@ export const CredentialProxy = {
     "mcp.list_tools",
     z.object({ session_id: z.string(), vault_ids: z.array(z.string()), server: McpServerRef }),
     z.object({
-      tools: z.array(z.object({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()) })),
+      tools: z.array(
+        z.object({
+          name: z.string(),
+          description: z.string().optional(),
+          input_schema: z.record(z.string(), z.unknown()),
+        }),
+      ),
     }),
     30_000,
   ),
@@ -414,7 +450,11 @@ export const CredentialProxy = {
   egressList: endpoint(
     CP,
     "egress.list",
-    z.object({ session_id: z.string(), limit: z.number().int().min(1).max(1000).optional(), page: z.string().optional() }),
+    z.object({
+      session_id: z.string(),
+      limit: z.number().int().min(1).max(1000).optional(),
+      page: z.string().optional(),
+    }),
     PageOf(EgressRecord),
   ),
 } as const;

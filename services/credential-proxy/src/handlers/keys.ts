@@ -1,6 +1,6 @@
 /**
- * Master key rotation: every stored secret not sealed under the current key is opened with the
- * old key it names and sealed again under the current one, one row per transaction.
+ * Master key rotation: every stored secret not sealed under the current key is opened with the * old key it names and sealed again under the current one, one row per transaction. The egress
+ * CA's private key is re-sealed the same way.
  */
 import type { Registrar } from "@tendon/bus";
 import { CredentialProxy } from "@tendon/contracts";
@@ -34,7 +34,32 @@ export async function rotateSecrets(ctx: CredentialProxyContext): Promise<number
       n++;
     });
   }
-  return n;
+  return n + (await rotateEgressCa(ctx));
+}
+
+async function rotateEgressCa(ctx: CredentialProxyContext): Promise<number> {
+  const { keyring } = ctx.secrets;
+  return ctx.db.kysely.transaction().execute(async (trx) => {
+    const rows = await trx
+      .selectFrom("egress_ca")
+      .selectAll()
+      .where("key_id", "<>", keyring.currentKeyId)
+      .forUpdate()
+      .execute();
+    for (const row of rows) {
+      const aad = `egress_ca:${row.id}`;
+      const sealed = keyring.seal(
+        keyring.open({ key_id: row.key_id, nonce: row.key_nonce, ciphertext: row.key_ciphertext }, aad),
+        aad,
+      );
+      await trx
+        .updateTable("egress_ca")
+        .set({ key_ciphertext: sealed.ciphertext, key_nonce: sealed.nonce, key_id: sealed.key_id })
+        .where("id", "=", row.id)
+        .execute();
+    }
+    return rows.length;
+  });
 }
 
 export function registerKeyHandlers(ctx: CredentialProxyContext, on: Registrar): void {

@@ -62,11 +62,21 @@ export interface EgressLogTable {
   duration_ms: number;
 }
 
+export interface EgressCaTable {
+  id: string;
+  cert_pem: string;
+  key_ciphertext: Buffer;
+  key_nonce: Buffer;
+  key_id: string;
+  created_at: Ts;
+}
+
 export interface CredentialsDatabase {
   vaults: VaultsTable;
   credentials: CredentialsTable;
   sandbox_registrations: SandboxRegistrationsTable;
   egress_log: EgressLogTable;
+  egress_ca: EgressCaTable;
 }
 
 export type VaultsRow = Selectable<VaultsTable>;

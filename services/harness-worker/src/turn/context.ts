@@ -12,6 +12,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { LoggedEvent, ResolvedTool, SessionAgent, ToolResultContentBlock } from "@tendon/contracts";
 import type { ModelRequest } from "../model/port.js";
+import { mcpToolName } from "./mcp.js";
 
 type Block = Anthropic.ContentBlockParam;
 type Message = Anthropic.MessageParam;
@@ -115,7 +116,7 @@ export function buildMessages(events: ReadonlyArray<LoggedEvent>): Message[] {
         t.toolUse(e.id, e.name, e.input);
         break;
       case "agent.mcp_tool_use":
-        t.toolUse(e.id, `${e.mcp_server_name}__${e.name}`, e.input);
+        t.toolUse(e.id, mcpToolName(e.mcp_server_name, e.name), e.input);
         break;
       case "user.custom_tool_result":
         t.toolResult(e.custom_tool_use_id, toolResultContent(e.content), e.is_error === true);
@@ -137,6 +138,8 @@ export function buildMessages(events: ReadonlyArray<LoggedEvent>): Message[] {
 export interface ContextOptions {
   maxTokens: number;
   tools: ToolDefinitionSource;
+  /** Tools discovered at call time (MCP servers' tools). */
+  extraTools?: Anthropic.Tool[];
 }
 
 export function buildRequest(
@@ -144,7 +147,7 @@ export function buildRequest(
   events: ReadonlyArray<LoggedEvent>,
   opts: ContextOptions,
 ): ModelRequest {
-  const tools = opts.tools(agent.tools);
+  const tools = [...opts.tools(agent.tools), ...(opts.extraTools ?? [])];
   return {
     model: agent.model.id,
     max_tokens: opts.maxTokens,

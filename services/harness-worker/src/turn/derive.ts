@@ -19,6 +19,8 @@ export interface ToolCall {
   kind: CallKind;
   name: string;
   input: Record<string, unknown>;
+  /** For MCP calls: the server's name. */
+  mcpServer?: string;
   permission: "allow" | "ask" | "deny" | undefined;
   confirmation: "allow" | "deny" | undefined;
   denyMessage: string | undefined;
@@ -126,6 +128,7 @@ export function readLog(events: ReadonlyArray<LoggedEvent>): LogView {
         break;
       case "agent.mcp_tool_use":
         addCall(e.id, "mcp", e.name, e.input, e.evaluated_permission);
+        calls.get(e.id)!.mcpServer = e.mcp_server_name;
         break;
       case "user.custom_tool_result":
         resolve(e.custom_tool_use_id, seq);

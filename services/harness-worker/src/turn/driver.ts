@@ -26,6 +26,7 @@ import { type LlmPort, ModelCallError, type ModelContentBlock, type ModelResult 
 import { buildRequest, type ToolDefinitionSource } from "./context.js";
 import { decide, type LogView, readLog, type ToolCall } from "./derive.js";
 import { type RetryPolicy, SessionLogClient } from "./log-client.js";
+import { type McpFailure, McpTools, mcpFailureOf } from "./mcp.js";
 
 export interface DriverConfig {
   maxTokens: number;
@@ -68,6 +69,7 @@ export class SessionDriver {
   private readonly logc: SessionLogClient;
   private current: AbortController | undefined;
   private provisioned = false;
+  private readonly mcp: McpTools;
   private readonly selfHosted: boolean;
 
   constructor(
@@ -79,6 +81,7 @@ export class SessionDriver {
   ) {
     this.logc = new SessionLogClient(d.bus, d.clock, d.config.busRetry, session.id, workerId, epoch);
     this.selfHosted = session.environment?.type === "self_hosted";
+    this.mcp = new McpTools(d.bus, session);
   }
 
   async run(): Promise<DriverOutcome> {
@@ -243,12 +246,42 @@ export class SessionDriver {
         throw e;
       }
     }
-    if (c.kind === "mcp")
-      return resultItem(c, key, errorResult("MCP tools are not available on this server yet."));
+    if (c.kind === "mcp") return this.runMcp(c, key);
     if (this.session.environment?.type !== "cloud") {
       return resultItem(c, key, errorResult("This session's environment cannot run builtin tools."));
     }
     return resultItem(c, key, await this.executeInSandbox(c));
+  }
+
+  /** An MCP call through the credential-proxy; a connection or auth failure is also a session.error. */
+  private async runMcp(c: ToolCall, key: string): Promise<AppendItem | undefined> {
+    const server = c.mcpServer ?? "";
+    try {
+      return resultItem(c, key, await this.mcp.call(server, c.name, c.input, this.d.config.toolDeadlineMs));
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code === "internal" || e.code === "invalid_request") throw e;
+      const f = mcpFailureOf(server, e);
+      await this.logc.append([this.mcpError(f, `mcp-call:${c.id}`)]);
+      return resultItem(c, key, {
+        content: [{ type: "text", text: `The MCP call failed: ${f.message}` }],
+        is_error: true,
+      });
+    }
+  }
+
+  private mcpError(f: McpFailure, key: string): AppendItem {
+    return {
+      key,
+      payload: {
+        type: "session.error",
+        error: {
+          type: f.type,
+          message: f.message,
+          retry_status: { type: "retrying" },
+          mcp_server_name: f.server,
+        },
+      },
+    };
   }
 
   /** `execute` on the session's sandbox hand, provisioning it on first use (lazy). */
@@ -269,7 +302,8 @@ export class SessionDriver {
         });
         if (e.details?.error_code === "hand_not_found" && provisions < 2) {
           provisions++;
-          await this.provisionSandbox();
+          const failed = await this.provisionSandbox();
+          if (failed) return failed;
         } else if (e.code === "timeout" && timeouts < 2) {
           // Asked again with the same tool_use id, the hand attaches to the run in progress.
           timeouts++;
@@ -302,13 +336,32 @@ export class SessionDriver {
       ],
       is_error: true,
     };
-  }
-
-  private async provisionSandbox(): Promise<void> {
-    await this.d.bus.request(SandboxManager.provision, {
-      session_id: this.session.id,
-      environment: this.session.environment,
-    });
+  } /**
+   * Provisions the session's sandbox. A sandbox-manager that cannot be reached fails the turn (it is
+   * retried on the next wake); one that answers with an error fails only this tool call.
+   */
+  private async provisionSandbox(): Promise<ToolResult | undefined> {
+    try {
+      await this.d.bus.request(SandboxManager.provision, {
+        session_id: this.session.id,
+        environment: this.session.environment,
+        vault_ids: this.session.vault_ids,
+      });
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof AppError) || e.code === "unavailable" || e.code === "timeout") throw e;
+      this.d.log.error("sandbox provisioning failed", {
+        session_id: this.session.id,
+        code: e.code,
+        reason: e.message,
+      });
+      return {
+        content: [
+          { type: "text", text: `The sandbox for this session could not be provisioned: ${e.message}` },
+        ],
+        is_error: true,
+      };
+    }
   }
 
   /** Custom tools among the open calls that a live hand serves. */
@@ -356,9 +409,15 @@ export class SessionDriver {
         await this.provisionSandbox();
         this.provisioned = true;
       }
+      if (this.mcp.hasToolsets) {
+        const failures = await this.mcp.load();
+        if (failures.length > 0)
+          await this.logc.append(failures.map((f) => this.mcpError(f, `mcp-list:${f.server}:${basis}`)));
+      }
       const request = buildRequest(this.session.agent, this.logc.events, {
         maxTokens: this.d.config.maxTokens,
         tools: this.d.config.tools,
+        extraTools: this.mcp.definitions(),
       });
       const startId = this.d.ids.next("event");
       await this.logc.append([
@@ -485,6 +544,23 @@ export class SessionDriver {
           const input = (b.input ?? {}) as Record<string, unknown>;
           if (custom.has(b.name))
             return [{ key, payload: { type: "agent.custom_tool_use", name: b.name, input } }];
+          const mcp = this.mcp.lookup(b.name);
+          if (mcp) {
+            const ask = mcp.policy !== "always_allow";
+            return [
+              {
+                key,
+                payload: {
+                  type: "agent.mcp_tool_use",
+                  mcp_server_name: mcp.server,
+                  name: mcp.tool,
+                  input,
+                  evaluated_permission: ask ? "ask" : "allow",
+                  evaluation: { type: ask ? "always_ask" : "always_allow" },
+                },
+              },
+            ];
+          }
           const policy = builtin.get(b.name);
           if (policy) {
             const ask = policy === "always_ask";

@@ -3,16 +3,20 @@
  * spec's filters and a bidirectional cursor, update (emits `session.updated`), archive (emits
  * `session.status_terminated`), delete (tells live readers the session is gone).
  */
+
+import type { Registrar } from "@tendon/bus";
 import {
   type AgentConfig,
   applyMetadataPatch,
+  CredentialProxy,
+  decodeCursor,
   type EnvironmentConfig,
   type EventPayload,
+  encodeCursor,
   SandboxManager,
   type SessionAgentParams,
   SessionLog,
   ValidationError,
-  CredentialProxy,
 } from "@tendon/contracts";
 import { serializeError } from "@tendon/runtime";
 import type { HandlerContext } from "../context.js";
@@ -23,7 +27,6 @@ import {
   terminatedError,
 } from "../domain/admission.js";
 import { applySessionAgentUpdate, applySessionOverrides } from "../domain/agent-config.js";
-import { decodeCursor, encodeCursor } from "@tendon/contracts";
 import { initialState } from "../domain/projection.js";
 import * as agents from "../store/agents.repo.js";
 import * as envs from "../store/environments.repo.js";
@@ -31,7 +34,6 @@ import { toSession, toSessionAgent } from "../store/mappers.js";
 import * as sessions from "../store/sessions.repo.js";
 import * as work from "../store/work.repo.js";
 import { writeSession } from "../writer.js";
-import type { Registrar } from "@tendon/bus";
 
 function agentRef(a: SessionAgentParams): { id: string; version?: number | undefined } {
   return typeof a === "string" ? { id: a } : { id: a.id, version: a.version };
@@ -102,7 +104,11 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
     if (eager) {
       // Eager environments start their sandbox now; the harness waits for it before the first model call.
       ctx.bus
-        .request(SandboxManager.provision, { session_id: id, environment: eager })
+        .request(SandboxManager.provision, {
+          session_id: id,
+          environment: eager,
+          vault_ids: p.vault_ids ?? [],
+        })
         .catch((err: unknown) =>
           ctx.log.warn("eager sandbox provisioning failed", { session_id: id, err: serializeError(err) }),
         );
