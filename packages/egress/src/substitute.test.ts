@@ -46,8 +46,30 @@ describe("planFor", () => {
     expect(a.inject).toEqual([]);
     const b = planFor(policy, "x.b.test", 443);
     expect(b.header.map((r) => r.credentialId)).toEqual(["cred_b"]);
-    expect(b.body.map((r) => r.credentialId)).toEqual(["cred_u"]);
-    expect(planFor(policy, "git.test", 443).inject.map((i) => i.credentialId)).toEqual(["cred_git"]);
+    expect(b.body.map((r) => r.credentialId)).toEqual(["cred_u"]);    expect(planFor(policy, "git.test", 443).inject.map((i) => i.credentialId)).toEqual(["cred_git"]);
+  });
+
+  it("scopes inject rules to a path prefix that crafted paths cannot climb into", () => {
+    const policy = {
+      credentials: [],
+      inject: [
+        { credentialId: "repo_a", hosts: ["git.test"], pathPrefix: "/org/a.git/", headers: { A: "1" } },
+        { credentialId: "repo_b", hosts: ["git.test"], pathPrefix: "/org/b.git/", headers: { B: "1" } },
+      ],
+    };
+    const ids = (path?: string) => planFor(policy, "git.test", 443, path).inject.map((i) => i.credentialId);
+    expect(ids("/org/a.git/info/refs?service=git-upload-pack")).toEqual(["repo_a"]);
+    expect(ids("/org/b.git/git-receive-pack")).toEqual(["repo_b"]);
+    expect(ids("/org/a.git")).toEqual(["repo_a"]);
+    expect(ids("/org/a.gitx/info/refs")).toEqual([]);
+    expect(ids("/org/c.git/info/refs")).toEqual([]);
+    expect(ids("/org/a.git/../c.git/info/refs")).toEqual([]);    expect(ids("/org/a.git/%2e%2e/c.git/info/refs")).toEqual([]);
+    expect(ids("/org/c.git/..%2fa.git/info/refs")).toEqual([]);
+    expect(ids("/org/c.git/../a.git/info/refs")).toEqual([]);
+    expect(ids("/org//a.git/info/refs")).toEqual([]);
+    expect(ids("/elsewhere?x=/org/a.git/")).toEqual([]);
+    // Deciding whether to terminate a CONNECT: any rule for the host counts.
+    expect(ids(undefined)).toEqual(["repo_a", "repo_b"]);
   });
 });
 

@@ -14,6 +14,7 @@
  *   injected): that, never a secret, is what a record carries.
  * - Empty placeholders are ignored (they would match everywhere).
  */
+import { posix } from "node:path";
 import { hostAllowed, hostMatches } from "./hosts.js";
 
 export interface SubstitutedCredential {
@@ -28,6 +29,11 @@ export interface SubstitutedCredential {
 export interface InjectedHeaders {
   credentialId: string;
   hosts: string[];
+  /**
+   * Only requests whose path starts with this get the headers (e.g. `/org/repo.git/` for one   * repository's token on a shared git host). Only plain paths qualify (no dot segments, no
+   * encoded dots or slashes), so a crafted path cannot climb into or out of the prefix.
+   */
+  pathPrefix?: string;
   headers: Record<string, string>;
 }
 
@@ -43,11 +49,15 @@ export interface SubstitutionPlan {
   inject: { credentialId: string; headers: Record<string, string> }[];
 }
 
-/** What applies to a request bound for host:port. */
+/**
+ * What applies to a request bound for host:port. Without `path` (deciding whether to terminate a
+ * CONNECT), path-scoped inject rules count as applying.
+ */
 export function planFor(
   policy: { credentials: readonly SubstitutedCredential[]; inject?: readonly InjectedHeaders[] | undefined },
   host: string,
   port: number,
+  path?: string,
 ): SubstitutionPlan {
   const plan: SubstitutionPlan = { header: [], body: [], inject: [] };
   for (const c of policy.credentials) {
@@ -56,12 +66,19 @@ export function planFor(
     if (c.injection.header) plan.header.push(r);
     if (c.injection.body) plan.body.push(r);
   }
-  for (const i of policy.inject ?? []) {
-    if (i.hosts.some((rule) => hostMatches(rule, host, port))) {
+  for (const i of policy.inject ?? []) {    if (i.hosts.some((rule) => hostMatches(rule, host, port)) && pathUnder(path, i.pathPrefix)) {
       plan.inject.push({ credentialId: i.credentialId, headers: i.headers });
     }
   }
   return plan;
+}
+
+/** Whether a request path (origin-form, may carry a query) is under `prefix`. */
+export function pathUnder(path: string | undefined, prefix: string | undefined): boolean {
+  if (prefix === undefined || path === undefined) return true;  const pathname = path.split("?")[0]!.split("#")[0]!;
+  // Only plain paths qualify: no dot segments, no encoded dots or slashes, nothing to reinterpret.
+  if (/%2e|%2f|%5c|\\/i.test(pathname) || posix.normalize(pathname) !== pathname) return false;
+  return pathname.startsWith(prefix) || `${pathname}/` === prefix;
 }
 
 export function planIsEmpty(plan: SubstitutionPlan): boolean {
