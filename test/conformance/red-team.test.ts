@@ -5,9 +5,8 @@
  * wrong host — while the allowed call gets the real credential substituted on the way out, which
  * a local upstream checks.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttp, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttps } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -18,6 +17,7 @@ import { freePort } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
+import { makeCertificate } from "../support/tls.js";
 
 const SECRET = `sk-live-${randomBytes(16).toString("hex")}`;
 const seenByEvil: string[] = [];
@@ -46,38 +46,13 @@ function body(req: IncomingMessage): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tendon-redteam-"));
   // The allowed upstream speaks HTTPS with its own (test) CA and checks the credential.
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=api.secure.test",
-      "-addext",
-      "subjectAltName=DNS:api.secure.test",
-    ],
-    { stdio: "ignore" },
-  );
-  secure = createHttps(
-    { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) },
-    async (req, res) => {
-      const b = await body(req);
-      seenBySecure.push({ auth: req.headers.authorization, body: b });
-      const ok = req.headers.authorization === `Bearer ${SECRET}`;
-      res.writeHead(ok ? 200 : 401).end(ok ? "authorized" : "unauthorized");
-    },
-  );
+  const tls = makeCertificate(dir, "api.secure.test");
+  secure = createHttps({ key: tls.key, cert: tls.cert }, async (req, res) => {
+    const b = await body(req);
+    seenBySecure.push({ auth: req.headers.authorization, body: b });
+    const ok = req.headers.authorization === `Bearer ${SECRET}`;
+    res.writeHead(ok ? 200 : 401).end(ok ? "authorized" : "unauthorized");
+  });
   // Anything that reaches "evil" is recorded in full.
   evil = createHttp(async (req, res) => {
     seenByEvil.push(`${req.method} ${req.url} ${JSON.stringify(req.headers)} ${await body(req)}`);
@@ -94,7 +69,7 @@ beforeAll(async () => {
         "evil.test": `127.0.0.1:${evilPort}`,
         "docs.allowed.test": `127.0.0.1:${evilPort}`,
       }),
-      TENDON_EGRESS_EXTRA_CA_FILE: join(dir, "cert.pem"),
+      TENDON_EGRESS_EXTRA_CA_FILE: tls.certPath,
     },
   });
 });

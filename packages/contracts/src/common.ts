@@ -8,6 +8,7 @@ export const ID_PREFIX = {
   agent: "agent_",
   environment: "env_",
   session: "sesn_",
+  sessionResource: "sesrsc_",
   event: "sevt_",
   work: "work_",
   vault: "vlt_",

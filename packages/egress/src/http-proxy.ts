@@ -163,7 +163,8 @@ async function forward(
     if (err instanceof TargetRefused) return refuse(res, rec, err.status, err.reason, err.blocked);
     return refuse(res, rec, 502, "egress error", false);
   }
-  if (res.destroyed) return rec.finish({ reason: "client went away" });  const plan = planFor(policy, f.host, f.port, f.path);
+  if (res.destroyed) return rec.finish({ reason: "client went away" });
+  const plan = planFor(policy, f.host, f.port, f.path);
   let headers = stripHopByHop(req.rawHeaders, ["host", "expect"]);
   headers = substituteHeaders(headers, plan, rec.credentialIds);
   headers.unshift("Host", authority(f.host, f.port, f.scheme));

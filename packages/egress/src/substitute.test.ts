@@ -46,7 +46,8 @@ describe("planFor", () => {
     expect(a.inject).toEqual([]);
     const b = planFor(policy, "x.b.test", 443);
     expect(b.header.map((r) => r.credentialId)).toEqual(["cred_b"]);
-    expect(b.body.map((r) => r.credentialId)).toEqual(["cred_u"]);    expect(planFor(policy, "git.test", 443).inject.map((i) => i.credentialId)).toEqual(["cred_git"]);
+    expect(b.body.map((r) => r.credentialId)).toEqual(["cred_u"]);
+    expect(planFor(policy, "git.test", 443).inject.map((i) => i.credentialId)).toEqual(["cred_git"]);
   });
 
   it("scopes inject rules to a path prefix that crafted paths cannot climb into", () => {
@@ -54,7 +55,7 @@ describe("planFor", () => {
       credentials: [],
       inject: [
         { credentialId: "repo_a", hosts: ["git.test"], pathPrefix: "/org/a.git/", headers: { A: "1" } },
-        { credentialId: "repo_b", hosts: ["git.test"], pathPrefix: "/org/b.git/", headers: { B: "1" } },
+        { credentialId: "repo_b", hosts: ["git.test"], pathPrefix: "/org/b.git/", headers: { A: "2" } },
       ],
     };
     const ids = (path?: string) => planFor(policy, "git.test", 443, path).inject.map((i) => i.credentialId);
@@ -63,7 +64,8 @@ describe("planFor", () => {
     expect(ids("/org/a.git")).toEqual(["repo_a"]);
     expect(ids("/org/a.gitx/info/refs")).toEqual([]);
     expect(ids("/org/c.git/info/refs")).toEqual([]);
-    expect(ids("/org/a.git/../c.git/info/refs")).toEqual([]);    expect(ids("/org/a.git/%2e%2e/c.git/info/refs")).toEqual([]);
+    expect(ids("/org/a.git/../c.git/info/refs")).toEqual([]);
+    expect(ids("/org/a.git/%2e%2e/c.git/info/refs")).toEqual([]);
     expect(ids("/org/c.git/..%2fa.git/info/refs")).toEqual([]);
     expect(ids("/org/c.git/../a.git/info/refs")).toEqual([]);
     expect(ids("/org//a.git/info/refs")).toEqual([]);

@@ -66,7 +66,8 @@ export function planFor(
     if (c.injection.header) plan.header.push(r);
     if (c.injection.body) plan.body.push(r);
   }
-  for (const i of policy.inject ?? []) {    if (i.hosts.some((rule) => hostMatches(rule, host, port)) && pathUnder(path, i.pathPrefix)) {
+  for (const i of policy.inject ?? []) {
+    if (i.hosts.some((rule) => hostMatches(rule, host, port)) && pathUnder(path, i.pathPrefix)) {
       plan.inject.push({ credentialId: i.credentialId, headers: i.headers });
     }
   }
@@ -75,7 +76,8 @@ export function planFor(
 
 /** Whether a request path (origin-form, may carry a query) is under `prefix`. */
 export function pathUnder(path: string | undefined, prefix: string | undefined): boolean {
-  if (prefix === undefined || path === undefined) return true;  const pathname = path.split("?")[0]!.split("#")[0]!;
+  if (prefix === undefined || path === undefined) return true;
+  const pathname = path.split("?")[0]!.split("#")[0]!;
   // Only plain paths qualify: no dot segments, no encoded dots or slashes, nothing to reinterpret.
   if (/%2e|%2f|%5c|\\/i.test(pathname) || posix.normalize(pathname) !== pathname) return false;
   return pathname.startsWith(prefix) || `${pathname}/` === prefix;

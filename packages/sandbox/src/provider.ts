@@ -110,6 +110,8 @@ export function egressEnv(port: number): Record<string, string> {
     REQUESTS_CA_BUNDLE: EGRESS_CA_BUNDLE,
     GIT_SSL_CAINFO: EGRESS_CA_BUNDLE,
     NODE_EXTRA_CA_CERTS: EGRESS_CA_CERT,
+    // No credential is ever in the sandbox: git must fail instead of waiting for one to be typed.
+    GIT_TERMINAL_PROMPT: "0",
   };
 }
 

@@ -12,6 +12,7 @@ import type { SecretStore } from "./domain/secrets.js";
 import { type EgressConfig, startEgress } from "./handlers/egress.js";
 import { registerKeyHandlers } from "./handlers/keys.js";
 import { registerMcpHandlers } from "./handlers/mcp.js";
+import { registerRepositoryHandlers } from "./handlers/repositories.js";
 import { registerVaultHandlers } from "./handlers/vaults.js";
 import type { CredentialsDatabase } from "./store/schema.js";
 
@@ -41,6 +42,7 @@ export async function checkKeys(db: Db<CredentialsDatabase>, secrets: SecretStor
     .select("key_id")
     .where("key_id", "is not", null)
     .union(db.kysely.selectFrom("egress_ca").select("key_id"))
+    .union(db.kysely.selectFrom("session_repositories").select("key_id").where("key_id", "is not", null))
     .execute();
   const unknown = [...new Set(rows.map((r) => r.key_id!))].filter((k) => !secrets.keyring.has(k));
   if (unknown.length > 0) {
@@ -61,6 +63,7 @@ export function createCredentialProxy(deps: CredentialProxyDeps): CredentialProx
       registerVaultHandlers(ctx, registrar.on);
       registerKeyHandlers(ctx, registrar.on);
       registerMcpHandlers(ctx, registrar.on);
+      registerRepositoryHandlers(ctx, registrar.on);
       if (deps.egress) egress = await startEgress(ctx, registrar.on, deps.egress);
       await deps.bus.nc.flush();
       deps.log.info("credential-proxy started", { key_id: deps.secrets.keyring.currentKeyId });

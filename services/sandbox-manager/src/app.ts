@@ -25,6 +25,10 @@ import {
 import { type Clock, type Logger, serializeError } from "@tendon/runtime";
 import { type Sandbox, SandboxDeadError, type SandboxProvider, type ToolName } from "@tendon/sandbox";
 import { type EgressBridge, type EgressBridgeConfig, openEgressBridge } from "./egress.js";
+import { cloneRepositories } from "./repositories.js";
+
+/** A clone that takes longer than this fails provisioning (the provision request allows 60 s). */
+const CLONE_TIMEOUT_MS = 45_000;
 
 export const SANDBOX_TOOLS: ToolName[] = ["bash", "read", "write", "edit", "glob", "grep"];
 /** Tools with no side effects: safe to run again when a first run's outcome is unknown. */
@@ -130,7 +134,7 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     });
     try {
       const bridge = await openEgressBridge(config.egress, { sessionId, sandboxId }, reg.ca_cert_pem);
-      return { bridge, env: reg.env };
+      return { bridge, env: reg.env, repositories: reg.repositories };
     } catch (err) {
       await closeEgress(sandboxId, undefined);
       throw err;
@@ -184,6 +188,10 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     });
     let hand: HandServer;
     try {
+      // Repositories are in place before the first tool call can see the sandbox.
+      if (egress && egress.repositories.length > 0) {
+        await cloneRepositories(sandbox, egress.repositories, CLONE_TIMEOUT_MS);
+      }
       hand = await bus.serveHand({
         name: info.hand,
         kind: "sandbox",

@@ -11,6 +11,7 @@ import { registerAuthHandlers } from "./handlers/auth.js";
 import { registerEnvironmentHandlers } from "./handlers/environments.js";
 import { registerEventHandlers } from "./handlers/events.js";
 import { registerHarnessHandlers } from "./handlers/harness.js";
+import { registerResourceHandlers } from "./handlers/resources.js";
 import { registerSessionHandlers } from "./handlers/sessions.js";
 import { registerWorkHandlers } from "./handlers/work.js";
 import { type Sweeper, startSweeper } from "./sweeper.js";
@@ -47,6 +48,7 @@ export function createSessionLog(deps: SessionLogDeps): SessionLogService {
       registerAgentHandlers(ctx, on);
       registerEnvironmentHandlers(ctx, on);
       registerSessionHandlers(ctx, on);
+      registerResourceHandlers(ctx, on);
       registerEventHandlers(ctx, on);
       registerHarnessHandlers(ctx, on);
       registerWorkHandlers(ctx, on);

@@ -40,6 +40,26 @@ export const Budget = z.strictObject({
   max_list_cost: z.strictObject({ amount: z.string().regex(/^\d+(\.\d+)?$/), currency: z.literal("USD") }),
 });
 
+export const RepositoryCheckout = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("branch"),
+    name: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[A-Za-z0-9._/-]+$/, "a branch name of letters, digits, '.', '_', '/' and '-'")
+      .refine((n) => !n.startsWith("-") && !n.includes(".."), "not a valid branch name"),
+  }),
+  z.strictObject({
+    type: z.literal("commit"),
+    sha: z.string().regex(/^[0-9a-f]{7,64}$/, "a hexadecimal commit sha"),
+  }),
+]);
+export type RepositoryCheckout = z.infer<typeof RepositoryCheckout>;
+
+/** Where repositories and files can be mounted: the sandbox's writable workdir. */
+export const RESOURCE_MOUNT_ROOT = "/workspace";
+
 const ResourceParams = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("file"),
@@ -49,14 +69,8 @@ const ResourceParams = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("github_repository"),
     url: z.string().min(1).max(2048),
-    authorization_token: z.string().max(4096).optional(),
-    checkout: z
-      .discriminatedUnion("type", [
-        z.strictObject({ type: z.literal("branch"), name: z.string().min(1).max(256) }),
-        z.strictObject({ type: z.literal("commit"), sha: z.string().min(4).max(64) }),
-      ])
-      .nullable()
-      .optional(),
+    authorization_token: z.string().min(1).max(4096).optional(),
+    checkout: RepositoryCheckout.nullable().optional(),
     mount_path: z.string().max(4096).nullable().optional(),
   }),
   z.strictObject({
@@ -66,6 +80,30 @@ const ResourceParams = z.discriminatedUnion("type", [
     instructions: z.string().max(10_000).nullable().optional(),
   }),
 ]);
+
+export type ResourceParams = z.infer<typeof ResourceParams>;
+
+/** A repository resource as the API returns it: the token is write-only and never in it. */
+export const GitHubRepositoryResource = z.object({
+  id: z.string(),
+  type: z.literal("github_repository"),
+  url: z.string(),
+  mount_path: z.string(),
+  checkout: RepositoryCheckout.nullable().optional(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type GitHubRepositoryResource = z.infer<typeof GitHubRepositoryResource>;
+export const SessionResource = GitHubRepositoryResource;
+export type SessionResource = z.infer<typeof SessionResource>;
+
+export const ResourceAddParams = ResourceParams;
+export const ResourceUpdateParams = z.strictObject({ authorization_token: z.string().min(1).max(4096) });
+export const ResourceListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+  page: z.string().max(2048).optional(),
+});
+export const ResourceDeleted = z.object({ id: z.string(), type: z.literal("session_resource_deleted") });
 
 export const SessionCreateParams = z.strictObject({
   agent: SessionAgentParams,
@@ -122,7 +160,7 @@ export const Session = z.object({
   environment_id: EnvironmentId,
   title: z.string().nullable(),
   metadata: Metadata,
-  resources: z.array(z.record(z.string(), z.unknown())),
+  resources: z.array(SessionResource),
   vault_ids: z.array(z.string()),
   usage: SessionUsage,
   stats: z.object({ active_seconds: z.number().optional(), duration_seconds: z.number().optional() }),

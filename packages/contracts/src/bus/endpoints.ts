@@ -20,12 +20,18 @@ import {
   UserCustomToolResultParams,
 } from "../api/events.js";
 import {
+  RepositoryCheckout,
+  ResourceAddParams,
+  ResourceDeleted,
+  ResourceListQuery,
+  ResourceUpdateParams,
   Session,
   SessionAgent,
   SessionCreateParams,
   SessionDeleted,
   SessionListQuery,
   SessionPage,
+  SessionResource,
   SessionStatus,
   SessionUpdateParams,
 } from "../api/sessions.js";
@@ -85,6 +91,16 @@ const SL = "session-log";
 const SM = "sandbox-manager";
 const CP = "credential-proxy";
 const ById = <T extends z.ZodType>(id: T) => z.object({ id });
+const ResourceRef = z.object({ session_id: z.string(), id: z.string() });
+
+/** A session's repository as the credential-proxy keeps it: where and what to clone, and its token. */
+export const RepositorySpec = z.object({
+  resource_id: z.string(),
+  url: z.string(),
+  mount_path: z.string(),
+  checkout: RepositoryCheckout.nullable().optional(),
+});
+export type RepositorySpec = z.infer<typeof RepositorySpec>;
 const Empty = z.object({});
 
 // ---- principals ----
@@ -214,6 +230,28 @@ export const SessionLog = {
   sessionsArchive: endpoint(SL, "sessions.archive", ById(z.string()), Session),
   sessionsDelete: endpoint(SL, "sessions.delete", ById(z.string()), SessionDeleted),
 
+  resourcesAdd: endpoint(
+    SL,
+    "resources.add",
+    z.object({ session_id: z.string(), params: ResourceAddParams }),
+    SessionResource,
+    10_000,
+  ),
+  resourcesList: endpoint(
+    SL,
+    "resources.list",
+    ResourceListQuery.extend({ session_id: z.string() }),
+    PageOf(SessionResource),
+  ),
+  resourcesRetrieve: endpoint(SL, "resources.retrieve", ResourceRef, SessionResource),
+  resourcesUpdate: endpoint(
+    SL,
+    "resources.update",
+    ResourceRef.extend({ params: ResourceUpdateParams }),
+    SessionResource,
+    10_000,
+  ),
+  resourcesDelete: endpoint(SL, "resources.delete", ResourceRef, ResourceDeleted, 10_000),
   eventsSend: endpoint(
     SL,
     "events.send",
@@ -444,7 +482,39 @@ export const CredentialProxy = {
       vault_ids: z.array(z.string()),
       networking: z.record(z.string(), z.unknown()),
     }),
-    z.object({ env: z.record(z.string(), z.string()), ca_cert_pem: z.string() }),
+    z.object({
+      env: z.record(z.string(), z.string()),
+      ca_cert_pem: z.string(),
+      /** The session's repositories, cloned into the sandbox (through the proxy) before first use. */
+      repositories: z.array(RepositorySpec).default([]),
+    }),
+  ),
+  /**
+   * Stores (or updates, by resource_id) a session's repository resources with their write-only tokens; the
+   * proxy injects a token only into git requests for its own repository.
+   */
+  repositoriesPut: endpoint(
+    CP,
+    "repositories.put",
+    z.object({
+      session_id: z.string(),
+      repositories: z.array(RepositorySpec.extend({ authorization_token: z.string().optional() })).max(100),
+    }),
+    z.object({}),
+  ),
+  /** Rotates one repository's token. */
+  repositoriesSetToken: endpoint(
+    CP,
+    "repositories.set_token",
+    z.object({ session_id: z.string(), resource_id: z.string(), authorization_token: z.string() }),
+    z.object({}),
+  ),
+  /** Forgets one repository (resource_id) or all of a session's. */
+  repositoriesDelete: endpoint(
+    CP,
+    "repositories.delete",
+    z.object({ session_id: z.string(), resource_id: z.string().optional() }),
+    z.object({}),
   ),
   egressUnregister: endpoint(CP, "egress.unregister", z.object({ sandbox_id: z.string() }), z.object({})),
   egressList: endpoint(

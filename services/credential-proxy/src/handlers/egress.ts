@@ -30,6 +30,7 @@ import {
 import { serializeError } from "@tendon/runtime";
 import type { CredentialProxyContext } from "../context.js";
 import * as repo from "../store/vaults.repo.js";
+import { injectRulesFor, repositoriesOf, repositoryScope } from "./repositories.js";
 
 /** Hosts package managers need, allowed under `limited` networking with allow_package_managers. */
 export const PACKAGE_MANAGER_HOSTS = [
@@ -131,6 +132,8 @@ export async function startEgress(
     if (!reg || reg.session_id !== id.sessionId)
       return { network: { type: "limited", allowedHosts: [] }, credentials: [] };
     const net = reg.networking as Networking;
+    const repositories = await repositoriesOf(ctx, reg.session_id);
+    // A repository attached to the session is an explicit grant: its host is reachable.
     const network: EgressPolicy["network"] =
       net.type === "unrestricted"
         ? { type: "unrestricted" }
@@ -139,6 +142,7 @@ export async function startEgress(
             allowedHosts: [
               ...net.allowed_hosts,
               ...(net.allow_package_managers ? PACKAGE_MANAGER_HOSTS : []),
+              ...repositories.map((r) => repositoryScope(r.url).host),
             ],
           };
     const credentials: EgressPolicy["credentials"] = [];
@@ -158,7 +162,7 @@ export async function startEgress(
         injection: pub.injection_location,
       });
     }
-    return { network, credentials };
+    return { network, credentials, inject: injectRulesFor(repositories) };
   };
 
   const record = (r: EgressRecord) => {
@@ -223,7 +227,8 @@ export async function startEgress(
         env[pub.secret_name] = placeholderFor(cfg.identitySecret, session_id, row.id);
       }
     }
-    return { env, ca_cert_pem: ca.certPem };
+    const repositories = (await repositoriesOf(ctx, session_id)).map(({ token: _, ...spec }) => spec);
+    return { env, ca_cert_pem: ca.certPem, repositories };
   });
 
   on(CredentialProxy.egressUnregister, async ({ sandbox_id }) => {

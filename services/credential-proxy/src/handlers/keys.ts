@@ -6,11 +6,23 @@ import type { Registrar } from "@tendon/bus";
 import { CredentialProxy } from "@tendon/contracts";
 import type { CredentialProxyContext } from "../context.js";
 
+/** Tables whose rows hold a secret sealed by SecretStore (id, secret_ciphertext, secret_nonce, key_id). */
+const SEALED_TABLES = ["credentials", "session_repositories"] as const;
+
 export async function rotateSecrets(ctx: CredentialProxyContext): Promise<number> {
+  let n = 0;
+  for (const table of SEALED_TABLES) n += await rotateTable(ctx, table);
+  return n + (await rotateEgressCa(ctx));
+}
+
+async function rotateTable(
+  ctx: CredentialProxyContext,
+  table: (typeof SEALED_TABLES)[number],
+): Promise<number> {
   const { db, secrets } = ctx;
   const current = secrets.keyring.currentKeyId;
   const stale = await db.kysely
-    .selectFrom("credentials")
+    .selectFrom(table)
     .select("id")
     .where("key_id", "is not", null)
     .where("key_id", "<>", current)
@@ -19,22 +31,22 @@ export async function rotateSecrets(ctx: CredentialProxyContext): Promise<number
   for (const { id } of stale) {
     await db.kysely.transaction().execute(async (trx) => {
       const row = await trx
-        .selectFrom("credentials")
-        .selectAll()
+        .selectFrom(table)
+        .select(["id", "key_id", "secret_ciphertext", "secret_nonce"])
         .where("id", "=", id)
         .forUpdate()
         .executeTakeFirst();
       if (!row?.key_id || row.key_id === current) return;
       const sealed = secrets.seal(secrets.open(row), id);
       await trx
-        .updateTable("credentials")
+        .updateTable(table)
         .set({ secret_ciphertext: sealed.ciphertext, secret_nonce: sealed.nonce, key_id: sealed.key_id })
         .where("id", "=", id)
         .execute();
       n++;
     });
   }
-  return n + (await rotateEgressCa(ctx));
+  return n;
 }
 
 async function rotateEgressCa(ctx: CredentialProxyContext): Promise<number> {

@@ -71,12 +71,28 @@ export interface EgressCaTable {
   created_at: Ts;
 }
 
+export interface SessionRepositoriesTable {
+  /** The session resource id (sesrsc_…). */
+  id: string;
+  session_id: string;
+  url: string;
+  mount_path: string;
+  checkout: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  /** The sealed `{ token }`, null for a repository that needs none. */
+  secret_ciphertext: Buffer | null;
+  secret_nonce: Buffer | null;
+  key_id: string | null;
+  created_at: Ts;
+  updated_at: Ts;
+}
+
 export interface CredentialsDatabase {
   vaults: VaultsTable;
   credentials: CredentialsTable;
   sandbox_registrations: SandboxRegistrationsTable;
   egress_log: EgressLogTable;
   egress_ca: EgressCaTable;
+  session_repositories: SessionRepositoriesTable;
 }
 
 export type VaultsRow = Selectable<VaultsTable>;

@@ -11,6 +11,9 @@ import {
   EnvironmentCreateParams,
   EnvironmentListQuery,
   EnvironmentUpdateParams,
+  ResourceAddParams,
+  ResourceListQuery,
+  ResourceUpdateParams,
   SessionCreateParams,
   SessionListQuery,
   SessionLog,
@@ -23,6 +26,7 @@ import { asArray } from "../http/query.js";
 import { addRoute } from "../http/route.js";
 
 export const IdParam = z.object({ id: z.string().min(1).max(128) });
+const ResourceParamsIn = IdParam.extend({ rid: z.string().min(1).max(128) });
 const Paging = z.object({
   limit: z.coerce.number().int().min(1).max(100).optional(),
   page: z.string().max(2048).optional(),
@@ -157,5 +161,47 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/sessions/:id/archive",
     params: IdParam,
     handler: ({ params }) => bus.request(SessionLog.sessionsArchive, params),
+  });
+
+  // Session resources (spec §3.6).
+  addRoute(app, {
+    method: "POST",
+    url: "/v1/sessions/:id/resources",
+    params: IdParam,
+    body: ResourceAddParams,
+    handler: ({ params, body }) =>
+      bus.request(SessionLog.resourcesAdd, { session_id: params.id, params: body }),
+  });
+  addRoute(app, {
+    method: "GET",
+    url: "/v1/sessions/:id/resources",
+    params: IdParam,
+    query: ResourceListQuery,
+    allow: (p, params) => access.session(p, params.id),
+    handler: ({ params, query }) =>
+      bus.request(SessionLog.resourcesList, { session_id: params.id, ...query }),
+  });
+  addRoute(app, {
+    method: "GET",
+    url: "/v1/sessions/:id/resources/:rid",
+    params: ResourceParamsIn,
+    allow: (p, params) => access.session(p, params.id),
+    handler: ({ params }) =>
+      bus.request(SessionLog.resourcesRetrieve, { session_id: params.id, id: params.rid }),
+  });
+  addRoute(app, {
+    method: "POST",
+    url: "/v1/sessions/:id/resources/:rid",
+    params: ResourceParamsIn,
+    body: ResourceUpdateParams,
+    handler: ({ params, body }) =>
+      bus.request(SessionLog.resourcesUpdate, { session_id: params.id, id: params.rid, params: body }),
+  });
+  addRoute(app, {
+    method: "DELETE",
+    url: "/v1/sessions/:id/resources/:rid",
+    params: ResourceParamsIn,
+    handler: ({ params }) =>
+      bus.request(SessionLog.resourcesDelete, { session_id: params.id, id: params.rid }),
   });
 }

@@ -15,6 +15,7 @@ import {
   type LiveMessage,
   type ResolvedTool,
   SandboxManager,
+  SessionErrorType,
   type SessionRuntime,
   type StopReason,
   sandboxHandName,
@@ -302,7 +303,7 @@ export class SessionDriver {
         });
         if (e.details?.error_code === "hand_not_found" && provisions < 2) {
           provisions++;
-          const failed = await this.provisionSandbox();
+          const failed = await this.provisionSandbox(c.id);
           if (failed) return failed;
         } else if (e.code === "timeout" && timeouts < 2) {
           // Asked again with the same tool_use id, the hand attaches to the run in progress.
@@ -336,11 +337,13 @@ export class SessionDriver {
       ],
       is_error: true,
     };
-  } /**
+  }
+
+  /**
    * Provisions the session's sandbox. A sandbox-manager that cannot be reached fails the turn (it is
-   * retried on the next wake); one that answers with an error fails only this tool call.
-   */
-  private async provisionSandbox(): Promise<ToolResult | undefined> {
+   * retried on the next wake); one that answers with an error fails only this tool call, and a
+   * repository that cannot be cloned is also a session.error of the spec's repository_* type.
+   */ private async provisionSandbox(key: string): Promise<ToolResult | undefined> {
     try {
       await this.d.bus.request(SandboxManager.provision, {
         session_id: this.session.id,
@@ -355,6 +358,23 @@ export class SessionDriver {
         code: e.code,
         reason: e.message,
       });
+      const type = SessionErrorType.safeParse(e.details?.error_code);
+      if (type.success && type.data.startsWith("repository_")) {
+        await this.logc.append([
+          {
+            key: `provision-error:${key}`,
+            payload: {
+              type: "session.error",
+              error: {
+                type: type.data,
+                message: e.message,
+                retry_status: { type: "retrying" },
+                repository_url: (e.details?.repository_url as string | undefined) ?? null,
+              },
+            },
+          },
+        ]);
+      }
       return {
         content: [
           { type: "text", text: `The sandbox for this session could not be provisioned: ${e.message}` },
@@ -406,7 +426,7 @@ export class SessionDriver {
       // Eager environments pay for the sandbox before the first token, as coupled designs do.
       const env = this.session.environment;
       if (env?.type === "cloud" && env.provisioning === "eager" && !this.provisioned) {
-        await this.provisionSandbox();
+        await this.provisionSandbox(`eager:${basis}`);
         this.provisioned = true;
       }
       if (this.mcp.hasToolsets) {

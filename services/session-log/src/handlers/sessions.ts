@@ -28,6 +28,7 @@ import {
 } from "../domain/admission.js";
 import { applySessionAgentUpdate, applySessionOverrides } from "../domain/agent-config.js";
 import { initialState } from "../domain/projection.js";
+import { newResources } from "../domain/resources.js";
 import * as agents from "../store/agents.repo.js";
 import * as envs from "../store/environments.repo.js";
 import { toSession, toSessionAgent } from "../store/mappers.js";
@@ -35,22 +36,24 @@ import * as sessions from "../store/sessions.repo.js";
 import * as work from "../store/work.repo.js";
 import { writeSession } from "../writer.js";
 
+/** Drops a session's repository tokens from the credential-proxy (best effort: logged on failure). */
+async function forgetRepositories(ctx: HandlerContext, sessionId: string): Promise<void> {
+  await ctx.bus
+    .request(CredentialProxy.repositoriesDelete, { session_id: sessionId })
+    .catch((err: unknown) =>
+      ctx.log.warn("repository tokens not dropped", { session_id: sessionId, err: serializeError(err) }),
+    );
+}
+
 function agentRef(a: SessionAgentParams): { id: string; version?: number | undefined } {
   return typeof a === "string" ? { id: a } : { id: a.id, version: a.version };
 }
 
 export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db, clock, ids } = ctx;
-
   on(SessionLog.sessionsCreate, async (p) => {
-    if (p.resources && p.resources.length > 0) {
-      throw new ValidationError(
-        "session resources (files, repositories, memory stores) are not supported by this server yet",
-        {
-          details: { error_code: "unsupported_resource" },
-        },
-      );
-    }
+    const now = clock.now();
+    const repos = newResources(p.resources ?? [], [], () => ids.next("sessionResource"), now);
     if (p.vault_ids && p.vault_ids.length > 0) {
       const { missing } = await ctx.bus.request(CredentialProxy.vaultsCheck, { ids: p.vault_ids });
       if (missing.length > 0) {
@@ -60,46 +63,65 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
       }
     }
     const id = ids.next("session");
-    const now = clock.now();
     let eager: EnvironmentConfig | undefined;
-    const selfHostedEnv = await db.kysely.transaction().execute(async (trx) => {
-      const env = await envs.getEnvironment(trx, p.environment_id);
-      if (env.archived_at) {
-        throw new ValidationError(`environment ${env.id} is archived`, {
-          details: { error_code: "environment_archived" },
-        });
-      }
-      const ref = agentRef(p.agent);
-      const head = await agents.getAgentHead(trx, ref.id);
-      if (head.archived_at) {
-        throw new ValidationError(`agent ${head.id} is archived`, {
-          details: { error_code: "agent_archived" },
-        });
-      }
-      const version = ref.version ?? head.current_version;
-      const v = await agents.getAgentVersion(trx, head.id, version);
-      const config = applySessionOverrides(v.config as AgentConfig, p.agent);
-      await sessions.insertSession(trx, {
-        id,
-        agentId: head.id,
-        agentVersion: version,
-        agent: toSessionAgent(head.id, version, config),
-        environmentId: env.id,
-        environmentKind: (env.config as EnvironmentConfig).type,
-        title: p.title ?? null,
-        metadata: p.metadata ?? {},
-        vaultIds: p.vault_ids ?? [],
-        budget: p.budget ?? null,
-        state: initialState(),
-        now,
+    // Tokens go to the credential-proxy first; if the session is not created after all, they are dropped.
+    if (repos.length > 0) {
+      await ctx.bus.request(CredentialProxy.repositoriesPut, {
+        session_id: id,
+        repositories: repos.map(({ resource: r, token }) => ({
+          resource_id: r.id,
+          url: r.url,
+          mount_path: r.mount_path,
+          checkout: r.checkout ?? null,
+          ...(token !== undefined ? { authorization_token: token } : {}),
+        })),
       });
-      const envConfig = env.config as EnvironmentConfig;
-      if (envConfig.type === "cloud" && envConfig.provisioning === "eager") eager = envConfig;
-      // Self-hosted sessions get a work item at creation, so a worker attaches before the first tool call.
-      if (envConfig.type !== "self_hosted") return undefined;
-      await work.ensureLiveItem(trx, id, env.id, ids.next("work"), now);
-      return env.id;
-    });
+    }
+    const selfHostedEnv = await db.kysely
+      .transaction()
+      .execute(async (trx) => {
+        const env = await envs.getEnvironment(trx, p.environment_id);
+        if (env.archived_at) {
+          throw new ValidationError(`environment ${env.id} is archived`, {
+            details: { error_code: "environment_archived" },
+          });
+        }
+        const ref = agentRef(p.agent);
+        const head = await agents.getAgentHead(trx, ref.id);
+        if (head.archived_at) {
+          throw new ValidationError(`agent ${head.id} is archived`, {
+            details: { error_code: "agent_archived" },
+          });
+        }
+        const version = ref.version ?? head.current_version;
+        const v = await agents.getAgentVersion(trx, head.id, version);
+        const config = applySessionOverrides(v.config as AgentConfig, p.agent);
+        await sessions.insertSession(trx, {
+          id,
+          agentId: head.id,
+          agentVersion: version,
+          agent: toSessionAgent(head.id, version, config),
+          environmentId: env.id,
+          environmentKind: (env.config as EnvironmentConfig).type,
+          title: p.title ?? null,
+          metadata: p.metadata ?? {},
+          vaultIds: p.vault_ids ?? [],
+          resources: repos.map((r) => r.resource),
+          budget: p.budget ?? null,
+          state: initialState(),
+          now,
+        });
+        const envConfig = env.config as EnvironmentConfig;
+        if (envConfig.type === "cloud" && envConfig.provisioning === "eager") eager = envConfig;
+        // Self-hosted sessions get a work item at creation, so a worker attaches before the first tool call.
+        if (envConfig.type !== "self_hosted") return undefined;
+        await work.ensureLiveItem(trx, id, env.id, ids.next("work"), now);
+        return env.id;
+      })
+      .catch(async (err: unknown) => {
+        if (repos.length > 0) await forgetRepositories(ctx, id);
+        throw err;
+      });
     if (selfHostedEnv) ctx.bus.notifyWorkAvailable(selfHostedEnv);
     if (eager) {
       // Eager environments start their sandbox now; the harness waits for it before the first model call.
@@ -211,7 +233,7 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
 
   on(SessionLog.sessionsDelete, async ({ id }) => {
     const at = clock.now();
-    await db.kysely.transaction().execute(async (trx) => {
+    const hadResources = await db.kysely.transaction().execute(async (trx) => {
       const row = await sessions.getSession(trx, id, { forUpdate: true });
       const status = row.status;
       if (status === "running" || status === "rescheduling") {
@@ -220,7 +242,9 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
         });
       }
       await sessions.deleteSession(trx, id);
+      return (row.resources as unknown[]).length > 0;
     });
+    if (hadResources) await forgetRepositories(ctx, id);
     ctx.effects.deleted(id, at, ids.next("event"));
     return { id, type: "session_deleted" as const };
   });

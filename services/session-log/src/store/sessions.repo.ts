@@ -38,6 +38,7 @@ export interface NewSession {
   title: string | null;
   metadata: Record<string, string>;
   vaultIds: string[];
+  resources: unknown[];
   budget: unknown;
   state: SessionState;
   now: Date;
@@ -55,7 +56,7 @@ export async function insertSession(db: Executor, s: NewSession): Promise<Sessio
       environment_kind: s.environmentKind,
       title: s.title,
       metadata: JSON.stringify(s.metadata),
-      resources: "[]",
+      resources: JSON.stringify(s.resources),
       vault_ids: JSON.stringify(s.vaultIds),
       budget: s.budget === null || s.budget === undefined ? null : JSON.stringify(s.budget),
       status: s.state.status,
@@ -106,6 +107,7 @@ export async function updateSessionFields(
     metadata?: Record<string, string>;
     agent?: unknown;
     budget?: unknown;
+    resources?: unknown[];
     archivedAt?: Date;
     now: Date;
   },
@@ -117,6 +119,7 @@ export async function updateSessionFields(
       ...(f.metadata !== undefined ? { metadata: JSON.stringify(f.metadata) } : {}),
       ...(f.agent !== undefined ? { agent: JSON.stringify(f.agent) } : {}),
       ...(f.budget !== undefined ? { budget: f.budget === null ? null : JSON.stringify(f.budget) } : {}),
+      ...(f.resources !== undefined ? { resources: JSON.stringify(f.resources) } : {}),
       ...(f.archivedAt !== undefined ? { archived_at: f.archivedAt } : {}),
       updated_at: f.now,
     })
