@@ -15,7 +15,6 @@ import type { Bus, HandServer } from "@tendon/bus";
 import {
   AppError,
   CredentialProxy,
-  type EnvironmentConfig,
   type HandExecuteRequest,
   type SandboxInfo,
   SandboxManager,
@@ -24,11 +23,15 @@ import {
 } from "@tendon/contracts";
 import { type Clock, type Logger, serializeError } from "@tendon/runtime";
 import { type Sandbox, SandboxDeadError, type SandboxProvider, type ToolName } from "@tendon/sandbox";
+import type { z } from "zod";
 import { type EgressBridge, type EgressBridgeConfig, openEgressBridge } from "./egress.js";
+import { sandboxNetworking } from "./networking.js";
 import { cloneRepositories } from "./repositories.js";
 
 /** A clone that takes longer than this fails provisioning (the provision request allows 60 s). */
 const CLONE_TIMEOUT_MS = 45_000;
+
+type ProvisionRequest = z.output<typeof SandboxManager.provision.request>;
 
 export const SANDBOX_TOOLS: ToolName[] = ["bash", "read", "write", "edit", "glob", "grep"];
 /** Tools with no side effects: safe to run again when a first run's outcome is unknown. */
@@ -116,30 +119,24 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
       }
     };
 
-  /** Registers the sandbox with the credential-proxy and opens its egress socket. */
-  const openEgress = async (
-    sessionId: string,
-    sandboxId: string,
-    environment: EnvironmentConfig | null,
-    vaultIds: string[],
-  ) => {
-    if (!config.egress) return undefined;
-    const networking =
-      environment?.type === "cloud" ? environment.networking : { type: "unrestricted" as const };
-    const reg = await bus.request(CredentialProxy.egressRegister, {
-      sandbox_id: sandboxId,
-      session_id: sessionId,
-      vault_ids: vaultIds,
-      networking,
-    });
-    try {
-      const bridge = await openEgressBridge(config.egress, { sessionId, sandboxId }, reg.ca_cert_pem);
-      return { bridge, env: reg.env, repositories: reg.repositories };
-    } catch (err) {
-      await closeEgress(sandboxId, undefined);
-      throw err;
-    }
-  };
+  /** Registers the sandbox with the credential-proxy and opens its egress socket. */ const openEgress =
+    async (req: ProvisionRequest, sandboxId: string) => {
+      if (!config.egress) return undefined;
+      const sessionId = req.session_id;
+      const reg = await bus.request(CredentialProxy.egressRegister, {
+        sandbox_id: sandboxId,
+        session_id: sessionId,
+        vault_ids: req.vault_ids,
+        networking: sandboxNetworking(req.environment, req.mcp_server_urls),
+      });
+      try {
+        const bridge = await openEgressBridge(config.egress, { sessionId, sandboxId }, reg.ca_cert_pem);
+        return { bridge, env: reg.env, repositories: reg.repositories };
+      } catch (err) {
+        await closeEgress(sandboxId, undefined);
+        throw err;
+      }
+    };
   const closeEgress = async (sandboxId: string, bridge: EgressBridge | undefined) => {
     if (!config.egress) return;
     await bridge
@@ -149,15 +146,11 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
       .request(CredentialProxy.egressUnregister, { sandbox_id: sandboxId })
       .catch((err: unknown) => log.warn("egress unregister failed", { err: serializeError(err) }));
   };
-
-  const create = async (
-    sessionId: string,
-    environment: EnvironmentConfig | null,
-    vaultIds: string[],
-  ): Promise<SandboxInfo> => {
+  const create = async (req: ProvisionRequest): Promise<SandboxInfo> => {
+    const sessionId = req.session_id;
     const started = performance.now();
     const sandboxId = `sbx-${sessionId}-${Date.now().toString(36)}`;
-    const egress = await openEgress(sessionId, sandboxId, environment, vaultIds);
+    const egress = await openEgress(req, sandboxId);
     let sandbox: Sandbox;
     try {
       sandbox = await provider.create({
@@ -217,12 +210,8 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     });
     return info;
   };
-
-  const provision = async (
-    sessionId: string,
-    environment: EnvironmentConfig | null,
-    vaultIds: string[],
-  ): Promise<SandboxInfo> => {
+  const provision = async (req: ProvisionRequest): Promise<SandboxInfo> => {
+    const sessionId = req.session_id;
     const mine = local.get(sessionId);
     if (mine && mine.info.state !== "dead") return mine.info;
     const inFlight = pending.get(sessionId);
@@ -244,7 +233,7 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
         start_ms: 0,
       };
     }
-    const p = create(sessionId, environment, vaultIds).finally(() => pending.delete(sessionId));
+    const p = create(req).finally(() => pending.delete(sessionId));
     pending.set(sessionId, p);
     return p;
   };
@@ -262,14 +251,14 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     async start() {
       await bus.hands();
       subs.push(
-        bus.serve(SandboxManager.provision, async ({ session_id, environment, vault_ids }) => {
-          if (environment?.type === "self_hosted") {
+        bus.serve(SandboxManager.provision, async (req) => {
+          if (req.environment?.type === "self_hosted") {
             throw new AppError(
               "invalid_request",
               "self-hosted sessions run their tools on the customer's worker, not in a sandbox",
             );
           }
-          return provision(session_id, environment, vault_ids);
+          return provision(req);
         }),
         bus.serve(SandboxManager.kill, async ({ session_id }) => {
           const e = local.get(session_id);
