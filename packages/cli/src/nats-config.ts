@@ -9,7 +9,14 @@
  */
 import { subjects as makeSubjects } from "@tendon/contracts";
 
-export type NatsRole = "gateway" | "session_log" | "harness" | "sandbox_manager" | "hand" | "admin";
+export type NatsRole =
+  | "gateway"
+  | "session_log"
+  | "harness"
+  | "sandbox_manager"
+  | "credential_proxy"
+  | "hand"
+  | "admin";
 
 export interface Permissions {
   publish: string[];
@@ -32,19 +39,19 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
     ...kvApi(bucket),
     `$JS.API.STREAM.CREATE.KV_${bucket}`,
     `$JS.API.STREAM.UPDATE.KV_${bucket}`,
-  ];
-  const inbox = "_INBOX.>";
-  return {
-    gateway: {
-      publish: [`${P}.rpc.session-log.>`],
+  ];  const inbox = "_INBOX.>";
+  const cp = (...ops: string[]) => ops.map((op) => `${P}.rpc.credential-proxy.${op}`);
+  return {    gateway: {
+      // Vaults, credentials and the egress log are served by the credential-proxy.
+      publish: [`${P}.rpc.session-log.>`, ...cp("vaults.>", "credentials.>", "egress.list")],
       subscribe: [`${P}.live.*`, `${P}.work.*`, inbox],
     },
     session_log: {
       publish: [
         `${P}.live.*`,
         `${P}.wake.*`,
-        `${P}.work.*`,
-        `${P}.rpc.sandbox-manager.provision`,
+        `${P}.work.*`,        `${P}.rpc.sandbox-manager.provision`,
+        ...cp("vaults.check", "repositories.>"),
         `$JS.API.STREAM.INFO.${wake}`,
         `$JS.API.STREAM.CREATE.${wake}`,
         `$JS.API.STREAM.UPDATE.${wake}`,
@@ -54,8 +61,8 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
     },
     harness: {
       publish: [
-        `${P}.rpc.session-log.>`,
-        `${P}.rpc.sandbox-manager.>`,
+        `${P}.rpc.session-log.>`,        `${P}.rpc.sandbox-manager.>`,
+        ...cp("mcp.>"),
         `${P}.hand.*.*.execute`,
         `${P}.live.*`,
         `$JS.API.STREAM.INFO.${wake}`,
@@ -71,9 +78,19 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
       ],
       subscribe: [`${P}.live.*`, inbox],
     },
-    sandbox_manager: {
-      publish: [`$KV.${hands}.hands.sandbox.*`, `$KV.${exec}.sandbox.>`, ...kvAdmin(hands), ...kvAdmin(exec)],
+    sandbox_manager: {      publish: [
+        `$KV.${hands}.hands.sandbox.*`,
+        `$KV.${exec}.sandbox.>`,
+        ...kvAdmin(hands),
+        ...kvAdmin(exec),
+        ...cp("egress.register", "egress.unregister"),
+      ],
       subscribe: [`${P}.rpc.sandbox-manager.>`, `${P}.hand.sandbox.*.execute`, inbox],
+      allowResponses: true,
+    },    // Serves its RPC and nothing else: it calls no other service.
+    credential_proxy: {
+      publish: [],
+      subscribe: [`${P}.rpc.credential-proxy.>`, inbox],
       allowResponses: true,
     },
     // A machine serving custom tools: its own hand subjects, its registry entries and execution
@@ -112,8 +129,11 @@ export function renderNatsConfig(opts: {
       `    {`,
       `      user: ${q(role)}`,
       `      password: ${password}`,
-      `      permissions: {`,
-      `        publish: { allow: [${p.publish.map(q).join(", ")}] }`,
+      `      permissions: {`,      // An empty allow list would allow everything: a role that publishes nothing is denied all
+      // (replies still go out through allow_responses).
+      p.publish.length > 0
+        ? `        publish: { allow: [${p.publish.map(q).join(", ")}] }`
+        : `        publish: { deny: [">"] }`,
       `        subscribe: { allow: [${p.subscribe.map(q).join(", ")}] }`,
       ...(p.allowResponses ? [`        allow_responses: true`] : []),
       `      }`,
