@@ -55,12 +55,24 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: {
-          name: "conformance",
+        test: {          name: "conformance",
           include: ["test/conformance/**/*.test.ts"],
           globalSetup: ["test/support/global-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Property-based fuzzing of the gateway, a soak of SSE streams, and the chaos run: CI runs
+        // bounded sizes; `pnpm chaos` / `pnpm soak` run them at full size by hand.
+        extends: true,
+        test: {
+          name: "resilience",
+          include: ["test/fuzz/**/*.test.ts", "test/soak/**/*.test.ts", "test/chaos/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
           fileParallelism: false,
         },
       },
