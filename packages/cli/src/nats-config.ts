@@ -30,6 +30,9 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
   const wake = s.wakeStream();
   const hands = s.handsBucket();
   const exec = s.executionsBucket();
+  // nats.js checks the JetStream API with an account-info request before managing streams
+  // (jetstreamManager(), and Kvm when it creates a bucket): read-only, no message content.
+  const jsInfo = "$JS.API.INFO";
   const kvApi = (bucket: string) => [
     `$JS.API.STREAM.INFO.KV_${bucket}`,
     `$JS.API.STREAM.MSG.GET.KV_${bucket}`,
@@ -39,19 +42,29 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
     ...kvApi(bucket),
     `$JS.API.STREAM.CREATE.KV_${bucket}`,
     `$JS.API.STREAM.UPDATE.KV_${bucket}`,
-  ];  const inbox = "_INBOX.>";
+  ];
+  const inbox = "_INBOX.>";
   const cp = (...ops: string[]) => ops.map((op) => `${P}.rpc.credential-proxy.${op}`);
-  return {    gateway: {
-      // Vaults, credentials and the egress log are served by the credential-proxy.
-      publish: [`${P}.rpc.session-log.>`, ...cp("vaults.>", "credentials.>", "egress.list")],
+  const sl = (...ops: string[]) => ops.map((op) => `${P}.rpc.session-log.${op}`);
+  return {
+    gateway: {
+      // The API's session-log calls, but not keys.create (minting API keys is the operator's, as
+      // the admin user) nor harness.* / workers.* (only a harness appends agent events). Vaults,
+      // credentials and the egress log are served by the credential-proxy.
+      publish: [
+        ...sl("auth.verify", "agents.>", "environments.>", "sessions.>", "resources.>", "events.>", "work.>"),
+        ...cp("vaults.>", "credentials.>", "egress.list"),
+      ],
       subscribe: [`${P}.live.*`, `${P}.work.*`, inbox],
     },
     session_log: {
       publish: [
         `${P}.live.*`,
         `${P}.wake.*`,
-        `${P}.work.*`,        `${P}.rpc.sandbox-manager.provision`,
+        `${P}.work.*`,
+        `${P}.rpc.sandbox-manager.provision`,
         ...cp("vaults.check", "repositories.>"),
+        jsInfo,
         `$JS.API.STREAM.INFO.${wake}`,
         `$JS.API.STREAM.CREATE.${wake}`,
         `$JS.API.STREAM.UPDATE.${wake}`,
@@ -61,10 +74,13 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
     },
     harness: {
       publish: [
-        `${P}.rpc.session-log.>`,        `${P}.rpc.sandbox-manager.>`,
+        // Its turn loop only: leases and appends, log reads, liveness; no key minting, no API calls.
+        ...sl("harness.>", "events.range", "workers.heartbeat"),
+        `${P}.rpc.sandbox-manager.provision`,
         ...cp("mcp.>"),
         `${P}.hand.*.*.execute`,
         `${P}.live.*`,
+        jsInfo,
         `$JS.API.STREAM.INFO.${wake}`,
         `$JS.API.STREAM.CREATE.${wake}`,
         `$JS.API.STREAM.UPDATE.${wake}`,
@@ -78,16 +94,19 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
       ],
       subscribe: [`${P}.live.*`, inbox],
     },
-    sandbox_manager: {      publish: [
+    sandbox_manager: {
+      publish: [
         `$KV.${hands}.hands.sandbox.*`,
         `$KV.${exec}.sandbox.>`,
+        jsInfo,
         ...kvAdmin(hands),
         ...kvAdmin(exec),
         ...cp("egress.register", "egress.unregister"),
       ],
       subscribe: [`${P}.rpc.sandbox-manager.>`, `${P}.hand.sandbox.*.execute`, inbox],
       allowResponses: true,
-    },    // Serves its RPC and nothing else: it calls no other service.
+    },
+    // Serves its RPC and nothing else: it calls no other service.
     credential_proxy: {
       publish: [],
       subscribe: [`${P}.rpc.credential-proxy.>`, inbox],
@@ -129,7 +148,8 @@ export function renderNatsConfig(opts: {
       `    {`,
       `      user: ${q(role)}`,
       `      password: ${password}`,
-      `      permissions: {`,      // An empty allow list would allow everything: a role that publishes nothing is denied all
+      `      permissions: {`,
+      // An empty allow list would allow everything: a role that publishes nothing is denied all
       // (replies still go out through allow_responses).
       p.publish.length > 0
         ? `        publish: { allow: [${p.publish.map(q).join(", ")}] }`

@@ -25,6 +25,7 @@ const passwords = {
   session_log: "sl",
   harness: "h",
   sandbox_manager: "sm",
+  credential_proxy: "cp",
 };
 
 beforeAll(async () => {
