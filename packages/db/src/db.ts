@@ -45,8 +45,14 @@ export function createDb<DB = Database>(opts: DbOptions): Db<DB> {
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client's error (e.g. Postgres restarted) must not crash the process; the pool drops it.
+  // A client's connection error (e.g. Postgres restarted) must not crash the process. The pool
+  // handles idle clients ("error" on the pool, then drops them); a checked-out client would emit
+  // an unhandled "error" event, so every client gets a listener too. Its query in flight, if
+  // any, fails on its own, and the pool discards the broken client when it is released.
   pool.on("error", () => {});
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   const kysely = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }).withSchema(schema);
   return {
     kysely,

