@@ -346,7 +346,8 @@ export class SessionDriver {
    */ private async provisionSandbox(key: string): Promise<ToolResult | undefined> {
     try {
       await this.d.bus.request(SandboxManager.provision, {
-        session_id: this.session.id,        environment: this.session.environment,
+        session_id: this.session.id,
+        environment: this.session.environment,
         vault_ids: this.session.vault_ids,
         mcp_server_urls: this.session.agent.mcp_servers.map((m) => m.url),
       });

@@ -104,8 +104,30 @@ export class McpTools {
     return this.defs;
   }
 
+  /**
+   * The MCP tool a model-side name stands for. A name in a declared server's namespace
+   * (`<server>__…`) that the last listing did not return (the server could not be listed this
+   * time) is still that server's: the call goes to it, and fails there if the tool is unknown.
+   */
   lookup(modelName: string): McpToolRef | undefined {
-    return this.refs.get(modelName);
+    const known = this.refs.get(modelName);
+    if (known) return known;
+    for (const toolset of this.session.agent.tools) {
+      if (toolset.type !== "mcp_toolset") continue;
+      const server = this.session.agent.mcp_servers.find((s) => s.name === toolset.mcp_server_name);
+      const prefix = server ? mcpToolName(server.name, "") : undefined;
+      if (!server || !prefix || !modelName.startsWith(prefix) || modelName.length === prefix.length) continue;
+      const tool = modelName.slice(prefix.length);
+      const cfg = toolset.configs.find((c) => c.name === tool);
+      if (!(cfg?.enabled ?? toolset.default_config.enabled)) return undefined;
+      return {
+        server: server.name,
+        url: server.url,
+        tool,
+        policy: (cfg?.permission_policy ?? toolset.default_config.permission_policy).type,
+      };
+    }
+    return undefined;
   }
 
   async call(
