@@ -2,6 +2,7 @@
  * Shapes shared by every resource: ids, metadata, timestamps and cursor pages.
  */
 import { z } from "zod";
+import { ValidationError } from "./errors.js";
 
 /** Id prefixes of the Managed Agents API (spec §1.2) plus Tendon's own. */
 export const ID_PREFIX = {
@@ -58,6 +59,10 @@ export const MetadataPatch = z
   .nullable();
 export type MetadataPatch = z.infer<typeof MetadataPatch>;
 
+/**
+ * The metadata after an update. The patch alone may be valid while the merged result is not (16
+ * keys stored, 1 new one sent): that is the caller's 400, checked here for every resource.
+ */
 export function applyMetadataPatch(current: Metadata, patch: MetadataPatch | undefined): Metadata {
   if (patch === undefined) return current;
   if (patch === null) return {};
@@ -65,6 +70,11 @@ export function applyMetadataPatch(current: Metadata, patch: MetadataPatch | und
   for (const [k, v] of Object.entries(patch)) {
     if (v === null || v === "") delete next[k];
     else next[k] = v;
+  }
+  if (Object.keys(next).length > METADATA_MAX_KEYS) {
+    throw new ValidationError(
+      `at most ${METADATA_MAX_KEYS} metadata keys are allowed; this update would leave ${Object.keys(next).length}`,
+    );
   }
   return next;
 }

@@ -92,6 +92,9 @@ describe("resolution helpers", () => {
     expect(applyMetadataPatch({ a: "1", b: "2" }, { a: null, b: "", c: "3" })).toEqual({ c: "3" });
     expect(applyMetadataPatch({ a: "1" }, null)).toEqual({});
     expect(applyMetadataPatch({ a: "1" }, undefined)).toEqual({ a: "1" });
+    const full = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, "v"]));
+    expect(() => applyMetadataPatch(full, { extra: "v" })).toThrow(/at most 16 metadata keys/);
+    expect(Object.keys(applyMetadataPatch(full, { k0: null, extra: "v" }))).toHaveLength(16);
   });
   it("maps semantic conflicts to 409 and availability to 503", () => {
     expect(HTTP_ERRORS.conflict.status).toBe(409);
