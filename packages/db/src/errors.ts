@@ -1,6 +1,9 @@
 /**
  * Postgres errors in the taxonomy: a unique violation is a caller's conflict; the database being
- * down or restarting is a retryable `unavailable`, never an internal error.
+ * down or restarting is a retryable `unavailable`, never an internal error; a data exception
+ * (SQLSTATE class 22: a NUL character or an unpaired surrogate, a number out of a column's range, a
+ * forged cursor key of the wrong type) is the request's value, so a 400 — without Postgres's text,
+ * which may quote the value.
  */
 import { AppError, toAppError } from "@tendon/contracts";
 
@@ -31,6 +34,13 @@ export function mapDbError(e: unknown): AppError {
     )
   ) {
     return new AppError("unavailable", "the database is unavailable; retry shortly", { cause: e });
+  }
+  if (code?.startsWith("22")) {
+    return new AppError(
+      "invalid_request",
+      "a value in the request cannot be stored or compared (NUL characters, unpaired surrogates, numbers out of range and forged page cursors are refused)",
+      { cause: e, details: { error_code: "invalid_value" } },
+    );
   }
   return toAppError(e);
 }

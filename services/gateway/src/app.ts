@@ -8,7 +8,7 @@ import { type Logger, randomBase62, serializeError } from "@tendon/runtime";
 import Fastify, { type FastifyInstance } from "fastify";
 import { createAccess } from "./http/access.js";
 import { createAuthenticator } from "./http/auth.js";
-import { sendError, toHttpError } from "./http/errors.js";
+import { clientErrorStatus, envelope, rawErrorResponse, sendError, toHttpError } from "./http/errors.js";
 import { parseQuery } from "./http/query.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerResourceRoutes } from "./routes/resources.js";
@@ -43,6 +43,31 @@ export interface Gateway {
 /** Headroom for the request envelope around a body forwarded over NATS. */
 const NATS_ENVELOPE_BYTES = 16 * 1024;
 
+/**
+ * Deepest JSON nesting a body may have. `JSON.parse` takes any depth, but re-serialising a value a
+ * few thousand levels deep (to forward it over NATS) overflows the stack.
+ */
+const MAX_JSON_DEPTH = 256;
+
+/** True when the JSON text nests arrays/objects deeper than `max` (strings are skipped). */
+function nestedDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+const newRequestId = () => `${ID_PREFIX.request}${randomBase62(24)}`;
+
 export function createGateway(deps: GatewayDeps): Gateway {
   const { bus, log, config } = deps;
   const bodyLimit = Math.max(1024, Math.min(config.maxBodyBytes, bus.maxPayload() - NATS_ENVELOPE_BYTES));
@@ -50,10 +75,31 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger: false,
     bodyLimit,
     routerOptions: { querystringParser: parseQuery, ignoreTrailingSlash: true, maxParamLength: 256 },
-    genReqId: () => `${ID_PREFIX.request}${randomBase62(24)}`,
+    genReqId: newRequestId,
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: "idle",
+    // Requests refused before routing (bad URL encoding, an over-long path parameter) and by the
+    // HTTP parser get the API's error envelope too.
+    frameworkErrors: (err, req, reply) => {
+      reply.header("request-id", req.id);
+      return sendError(reply, toHttpError(err), req.id);
+    },
+    clientErrorHandler: (err, socket) => {
+      const code = (err as { code?: string }).code;
+      if (code === "ECONNRESET" || socket.destroyed) return;
+      const { status, message } = clientErrorStatus(code);
+      if (socket.writable) socket.write(rawErrorResponse(status, message, newRequestId()));
+      socket.destroy(err);
+    },
+  });
+  // Node answers an `Expect` other than 100-continue with a bare 417 unless someone listens.
+  app.server.on("checkExpectation", (_req, res) => {
+    const id = newRequestId();
+    const e = new AppError("invalid_request", "only the 100-continue expectation is supported");
+    res
+      .writeHead(417, { "content-type": "application/json", "request-id": id, connection: "close" })
+      .end(JSON.stringify(envelope(e, id)));
   });
   const auth = createAuthenticator(bus, { cacheMs: config.authCacheMs });
 
@@ -68,11 +114,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
         undefined,
       );
     }
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch {
-      done(new AppError("invalid_request", "request body is not valid JSON"), undefined);
+      return done(new AppError("invalid_request", "request body is not valid JSON"), undefined);
     }
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      return done(
+        new AppError("invalid_request", `request body is nested deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
+    }
+    done(null, value);
   });
 
   app.decorateRequest("principal", undefined);

@@ -13,9 +13,14 @@
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
-/** Validates one subject token (no dots, wildcards or whitespace). */
+/** True when `value` can be one subject token (no dots, wildcards or whitespace). */
+export function isSubjectToken(value: string): boolean {
+  return TOKEN.test(value);
+}
+
+/** Validates one subject token. */
 export function token(value: string): string {
-  if (!TOKEN.test(value)) throw new Error(`invalid subject token: ${JSON.stringify(value)}`);
+  if (!isSubjectToken(value)) throw new Error(`invalid subject token: ${JSON.stringify(value)}`);
   return value;
 }
 

@@ -25,6 +25,7 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_BAD_URL: { code: "invalid_request", message: "malformed URL" },
   FST_ERR_ASYNC_CONSTRAINT: { code: "invalid_request" },
   FST_ERR_INVALID_URL: { code: "invalid_request", message: "malformed URL" },
+  FST_ERR_MAX_PARAM_LENGTH: { code: "invalid_request", message: "a path parameter is too long" },
 };
 
 /** Normalises anything thrown in a request into an AppError. */
@@ -65,4 +66,29 @@ export function sendError(reply: FastifyReply, e: AppError, requestId: string): 
   if (m.status === 409) reply.header("x-should-retry", "false");
   if (e.code === "unavailable" || e.code === "rate_limited") reply.header("retry-after", "1");
   return reply.send(envelope(e, requestId));
+}
+
+/**
+ * The raw bytes of an error response for a request the HTTP parser refused before any route ran
+ * (malformed request line or headers, headers too large, a body that breaks framing, a timeout):
+ * the same envelope, then the connection closes.
+ */
+export function rawErrorResponse(status: 400 | 408 | 431, message: string, requestId: string): string {
+  const type = status === 408 ? "timeout_error" : "invalid_request_error";
+  const body = JSON.stringify({ type: "error", error: { type, message }, request_id: requestId });
+  const reason = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }[
+    status
+  ];
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+/** What the parser error `code` (Node's `clientError`) maps to. */
+export function clientErrorStatus(code: string | undefined): { status: 400 | 408 | 431; message: string } {
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT")
+    return { status: 408, message: "the request took too long to arrive" };
+  if (code === "HPE_HEADER_OVERFLOW") return { status: 431, message: "the request headers are too large" };
+  return { status: 400, message: "malformed HTTP request" };
 }

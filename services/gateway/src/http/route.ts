@@ -50,7 +50,8 @@ export function addRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.Z
         throw new AppError("permission", "this credential is not allowed to call this endpoint");
       }
       const query = parsePart(spec.query, req.query, "query");
-      const body = parsePart(spec.body, req.body ?? {}, "body");
+      // No body at all means "nothing to change"; a JSON `null` is a value, and not an object.
+      const body = parsePart(spec.body, req.body === undefined ? {} : req.body, "body");
       const result = await spec.handler({ params, query, body, principal, req, reply });
       if (reply.sent) return reply;
       return reply.code(200).send(result);

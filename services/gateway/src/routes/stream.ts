@@ -18,7 +18,9 @@ import type { ServerResponse } from "node:http";
 import type { Bus, Subscription } from "@tendon/bus";
 import {
   type DeltaEventType,
+  isSubjectToken,
   type LiveMessage,
+  NotFoundError,
   type Principal,
   type SessionEvent,
   SessionLog,
@@ -203,6 +205,8 @@ export function registerStreamRoutes(
       query: StreamQueryIn,
       allow: (p, params) => canReadSession(p, params.id),
       handler: async ({ params, query, reply, req }) => {
+        // An id no session can have (it could not name a live subject either) is simply unknown.
+        if (!isSubjectToken(params.id)) throw new NotFoundError(`session ${params.id} not found`);
         const deltas = new Set(query.event_deltas ?? []);
         const stream = new SessionStream(bus, params.id, deltas, cfg, log, () => open.delete(stream));
         const { terminated } = await stream.open();
