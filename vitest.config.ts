@@ -55,7 +55,8 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: {          name: "conformance",
+        test: {
+          name: "conformance",
           include: ["test/conformance/**/*.test.ts"],
           globalSetup: ["test/support/global-setup.ts"],
           testTimeout: 60_000,

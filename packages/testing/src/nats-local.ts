@@ -58,7 +58,8 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
     } catch (err) {
       await proc.stop(2_000);
       throw err;
-    }    opts.log?.(`started nats-server ${binary} on ${url} in ${Date.now() - started} ms`);
+    }
+    opts.log?.(`started nats-server ${binary} on ${url} in ${Date.now() - started} ms`);
     let current = proc;
     let stopping: Promise<void> | undefined;
     return {
@@ -85,7 +86,8 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
 
 async function spawnWithRetry(binary: string, dir: string): Promise<{ proc: ManagedProcess; port: number }> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {    const port = await freePort();
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const port = await freePort();
     try {
       return { proc: await spawnNats(binary, dir, port), port };
     } catch (err) {

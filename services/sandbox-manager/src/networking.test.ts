@@ -2,13 +2,14 @@ import type { EnvironmentConfig } from "@tendon/contracts";
 import { describe, expect, it } from "vitest";
 import { sandboxNetworking } from "./networking.js";
 
-const cloud = (networking: Extract<EnvironmentConfig, { type: "cloud" }>["networking"]): EnvironmentConfig =>
-  ({
-    type: "cloud",
-    networking,
-    provisioning: "lazy",
-    packages: { type: "packages", apt: [], cargo: [], gem: [], go: [], npm: [], pip: [] },
-  });
+const cloud = (
+  networking: Extract<EnvironmentConfig, { type: "cloud" }>["networking"],
+): EnvironmentConfig => ({
+  type: "cloud",
+  networking,
+  provisioning: "lazy",
+  packages: { type: "packages", apt: [], cargo: [], gem: [], go: [], npm: [], pip: [] },
+});
 
 describe("sandboxNetworking", () => {
   const mcp = ["https://mcp.example.com/mcp", "http://127.0.0.1:8931/mcp", "not a url"];

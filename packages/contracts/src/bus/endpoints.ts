@@ -370,7 +370,8 @@ export const SandboxManager = {
     SM,
     "provision",
     z.object({
-      session_id: SessionId,      environment: EnvironmentConfig.nullable(),
+      session_id: SessionId,
+      environment: EnvironmentConfig.nullable(),
       vault_ids: z.array(z.string()).default([]),
       /** The agent's MCP server URLs: reachable from the sandbox under `limited` + allow_mcp_servers. */
       mcp_server_urls: z.array(z.string()).default([]),

@@ -62,7 +62,8 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
         });
       }
     }
-    const id = ids.next("session");    let eager: { environment: EnvironmentConfig; mcpServerUrls: string[] } | undefined;
+    const id = ids.next("session");
+    let eager: { environment: EnvironmentConfig; mcpServerUrls: string[] } | undefined;
     // Tokens go to the credential-proxy first; if the session is not created after all, they are dropped.
     if (repos.length > 0) {
       await ctx.bus.request(CredentialProxy.repositoriesPut, {
@@ -110,9 +111,10 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
           state: initialState(),
           now,
         });
-        const envConfig = env.config as EnvironmentConfig;      if (envConfig.type === "cloud" && envConfig.provisioning === "eager") {
-        eager = { environment: envConfig, mcpServerUrls: config.mcp_servers.map((m) => m.url) };
-      }
+        const envConfig = env.config as EnvironmentConfig;
+        if (envConfig.type === "cloud" && envConfig.provisioning === "eager") {
+          eager = { environment: envConfig, mcpServerUrls: config.mcp_servers.map((m) => m.url) };
+        }
         // Self-hosted sessions get a work item at creation, so a worker attaches before the first tool call.
         if (envConfig.type !== "self_hosted") return undefined;
         await work.ensureLiveItem(trx, id, env.id, ids.next("work"), now);
@@ -126,7 +128,8 @@ export function registerSessionHandlers(ctx: HandlerContext, on: Registrar): voi
     if (eager) {
       // Eager environments start their sandbox now; the harness waits for it before the first model call.
       ctx.bus
-        .request(SandboxManager.provision, {          session_id: id,
+        .request(SandboxManager.provision, {
+          session_id: id,
           environment: eager.environment,
           vault_ids: p.vault_ids ?? [],
           mcp_server_urls: eager.mcpServerUrls,
