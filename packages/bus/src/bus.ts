@@ -27,6 +27,7 @@ import {
   serveHand,
 } from "./hands.js";
 import { publishLive, subscribeLive } from "./live.js";
+import { type Presence, probe, servePresence } from "./presence.js";
 import { type Handler, type RequestOptions, type RpcObserver, request, serve } from "./rpc.js";
 import {
   type ConsumeOptions,
@@ -72,6 +73,10 @@ export interface Bus {
   hands(): Promise<HandRegistry>;
   /** Whether a hand of that name answers right now. */
   handAlive(name: string): Promise<boolean>;
+  /** Answers presence probes for `processId` while this connection lives (see presence.ts). */
+  servePresence(processId: string): Promise<Subscription>;
+  /** "gone" as soon as that process's connection has closed; "unknown" when it does not answer. */
+  probePresence(processId: string, timeoutMs?: number): Promise<Presence>;
   /** Largest payload the server accepts, in bytes. */
   maxPayload(): number;
   /** Flushes pending publishes and closes. */
@@ -119,6 +124,8 @@ export function bindBus(nc: NatsConnection, prefix: string, opts: { createHandSt
     executeOnHand: (name, req) => executeOnHand(nc, s, name, req),
     hands: async () => handRegistry(await handStores()),
     handAlive: (name) => handAlive(nc, s, name),
+    servePresence: (id) => servePresence(nc, s.presence(id)),
+    probePresence: (id, timeoutMs = 500) => probe(nc, s.presence(id), undefined, timeoutMs),
     maxPayload: () => nc.info?.max_payload ?? 1024 * 1024,
     close: async () => {
       if (nc.isClosed()) return;

@@ -28,6 +28,7 @@ import {
   type ToolResult,
 } from "@tendon/contracts";
 import { decodeJson, encodeJson } from "./codec.js";
+import { probe } from "./presence.js";
 
 const EXECUTIONS_TTL_MS = 24 * 3600_000;
 const REGISTRY_TTL_MS = 30_000;
@@ -283,20 +284,14 @@ export async function executeOnHand(
 }
 
 /** True when something answers on the hand's subject (a malformed probe gets a quick error reply). */
+/** Whether a hand of that name answers: busy (a timeout) is not gone. */
 export async function handAlive(
   nc: NatsConnection,
   subjects: Subjects,
   name: string,
   timeoutMs = 1_000,
 ): Promise<boolean> {
-  try {
-    await nc.request(subjects.hand(name), encodeJson({ probe: true }), { timeout: timeoutMs });
-    return true;
-  } catch (err) {
-    const text = err instanceof Error ? err.message : String(err);
-    if (/no responders/i.test(text) || (err as { code?: string }).code === "503") return false;
-    return true; // busy, not gone
-  }
+  return (await probe(nc, subjects.hand(name), encodeJson({ probe: true }), timeoutMs)) !== "gone";
 }
 
 export interface HandRegistry {

@@ -5,6 +5,7 @@ export type { ConnectOptions } from "./connection.js";
 export { connectNats } from "./connection.js";
 export { BusEnv, busOptions, LogLevelEnv } from "./env.js";
 export type { HandRegistry, HandServer, ServeHandOptions } from "./hands.js";
+export type { Presence } from "./presence.js";
 export type { Registrar, ServiceRegistrar } from "./registrar.js";
 export { createRegistrar } from "./registrar.js";
 export type { Handler, HandlerContext, RequestOptions, RpcObserver } from "./rpc.js";

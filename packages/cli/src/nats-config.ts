@@ -64,6 +64,8 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         `${P}.work.*`,
         `${P}.rpc.sandbox-manager.provision`,
         ...cp("vaults.check", "repositories.>"),
+        // Probes harness workers' presence (fast detection of a dead worker).
+        `${P}.presence.*`,
         jsInfo,
         `$JS.API.STREAM.INFO.${wake}`,
         `$JS.API.STREAM.CREATE.${wake}`,
@@ -80,6 +82,8 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         ...cp("mcp.>"),
         `${P}.hand.*.*.execute`,
         `${P}.live.*`,
+        // Its own presence subject, once at start, to prove it answers.
+        `${P}.presence.*`,
         jsInfo,
         `$JS.API.STREAM.INFO.${wake}`,
         `$JS.API.STREAM.CREATE.${wake}`,
@@ -92,7 +96,9 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         ...kvAdmin(hands),
         ...kvAdmin(exec),
       ],
-      subscribe: [`${P}.live.*`, inbox],
+      // Its presence subject (answered while it lives); replies go to the prober's inbox.
+      subscribe: [`${P}.live.*`, `${P}.presence.*`, inbox],
+      allowResponses: true,
     },
     sandbox_manager: {
       publish: [

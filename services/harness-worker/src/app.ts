@@ -4,12 +4,14 @@
  *
  * Liveness: one heartbeat per worker keeps every lease it holds; if the process dies or pauses,
  * the heartbeat row expires, the session-log sweeper re-wakes its sessions and another worker
- * takes them over with a higher epoch (the old one's writes are then rejected).
+ * takes them over with a higher epoch (the old one's writes are then rejected). A process that
+ * dies is found sooner: it answers presence probes on NATS for as long as its connection lives,
+ * and the sweeper ends its liveness as soon as a probe gets "no responders".
  *
  * Redelivery is bounded: a wake-up that keeps failing is terminated after `maxDeliver` attempts
  * and the session gets a `session.error` and goes idle.
  */
-import type { Bus, WakeDelivery } from "@tendon/bus";
+import type { Bus, Subscription, WakeDelivery } from "@tendon/bus";
 import { AppError, SessionLog } from "@tendon/contracts";
 import { type Clock, type IdGen, type Logger, serializeError } from "@tendon/runtime";
 import type { LlmPort } from "./model/port.js";
@@ -50,6 +52,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
   const shutdown = new AbortController();
   let consumer: ReturnType<Bus["consumeWakes"]> | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  let presence: Subscription | undefined;
 
   const beat = async () => {
     try {
@@ -179,10 +182,17 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       await bus.ensureWakeConsumer({ ackWaitMs: config.ackWaitMs, maxDeliver: config.maxDeliver });
       // Creates the hand registry and execution-record buckets, so hands with scoped credentials can bind.
       await bus.hands();
+      // Before any lease: the session-log probes this to learn within a sweep that we died.
+      presence = await bus.servePresence(config.workerId);
       await beat();
       heartbeat = setInterval(() => void beat(), config.heartbeatMs);
       consumer = bus.consumeWakes({
         concurrency: config.concurrency,
+        // A worker that dies leaves its open pull behind, and JetStream hands the next wake-up to
+        // it (then waits ack_wait to redeliver). Short pulls (1 s is the client's minimum) are
+        // gone soon after a dead worker's leases lapse, so the sweeper's next wake-up for its
+        // sessions (it repeats every TENDON_SWEEP_REWAKE_MS) reaches a live worker.
+        pullExpiresMs: 1_000,
         handler: handle,
         onError: (err) => log.warn("wake consumer error", { err: serializeError(err) }),
         onPoison: (err) => log.error("poison wake message terminated", { err: serializeError(err) }),
@@ -201,6 +211,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       }
       await stopping;
       if (heartbeat) clearInterval(heartbeat);
+      presence?.unsubscribe();
     },
   };
 }

@@ -16,6 +16,14 @@ export const Env = BusEnv.extend({
   TENDON_MIGRATE_ON_START: Bool.default(true),
   TENDON_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(200),
   TENDON_SWEEP_GRACE_MS: z.coerce.number().int().min(0).default(300),
+  /** How often an orphaned session is woken again while no worker has taken it. */
+  TENDON_SWEEP_REWAKE_MS: z.coerce.number().int().min(100).default(500),
+  /**
+   * A deliberately broken build, for the chaos suite's own test only: harness appends skip the
+   * lease-epoch check and their idempotency keys are scoped to the writer's epoch, so a stale
+   * worker's writes land. Never set it anywhere else.
+   */
+  TENDON_UNSAFE_DISABLE_FENCING: Bool.default(false),
   LOG_LEVEL: LogLevelEnv,
 });
 export type SessionLogEnv = z.infer<typeof Env>;

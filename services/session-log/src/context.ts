@@ -11,6 +11,9 @@ export interface SessionLogConfig {
   sweepIntervalMs: number;
   /** A session must be quiet this long before the sweeper re-wakes it. */
   sweepGraceMs: number;
+  sweepRewakeMs: number;
+  /** Broken on purpose (TENDON_UNSAFE_DISABLE_FENCING): stale harness writes are accepted. */
+  unsafeDisableFencing?: boolean;
   /** Replies are kept under this many bytes (NATS max_payload minus headroom). */
   maxReplyBytes: number;
 }

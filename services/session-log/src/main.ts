@@ -38,9 +38,16 @@ try {
     config: {
       sweepIntervalMs: cfg.TENDON_SWEEP_INTERVAL_MS,
       sweepGraceMs: cfg.TENDON_SWEEP_GRACE_MS,
+      sweepRewakeMs: cfg.TENDON_SWEEP_REWAKE_MS,
+      unsafeDisableFencing: cfg.TENDON_UNSAFE_DISABLE_FENCING,
       maxReplyBytes: Math.floor(bus.maxPayload() * 0.75),
     },
   });
+  if (cfg.TENDON_UNSAFE_DISABLE_FENCING) {
+    log.error(
+      "TENDON_UNSAFE_DISABLE_FENCING is set: stale harness workers can write to sessions (test builds only)",
+    );
+  }
   await service.start();
   announceReady("session-log");
   handleShutdown(

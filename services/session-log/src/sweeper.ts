@@ -1,6 +1,7 @@
 /**
  * The sweeper re-wakes sessions that should be running but have no live harness: their worker
- * died (its liveness row expired) or a wake-up was lost. One instance sweeps at a time
+ * died (its liveness row expired, or its presence subject has no responders any more: a killed
+ * process is found within a sweep instead of a lease TTL) or a wake-up was lost. One instance sweeps at a time
  * (transaction-scoped advisory lock); duplicate wake-ups from racing instances are dropped by
  * JetStream msg-id dedupe (one per session per 2 s bucket and lease epoch).
  */
@@ -9,7 +10,7 @@ import { serializeError } from "@tendon/runtime";
 import type { HandlerContext } from "./context.js";
 import { findOrphans } from "./store/sessions.repo.js";
 import { requeueExpired } from "./store/work.repo.js";
-import { pruneWorkers } from "./store/workers.repo.js";
+import { expireWorkers, pruneWorkers, quietHolders } from "./store/workers.repo.js";
 
 const LOCK_KEY = 0x7e4d0_5eed;
 
@@ -26,7 +27,19 @@ export function startSweeper(ctx: HandlerContext): Sweeper {
   let current: Promise<unknown> = Promise.resolve();
   let passes = 0;
 
+  /** Workers holding quiet sessions whose NATS connection is gone: dead, whatever their TTL says. */
+  const expireGoneWorkers = async () => {
+    const suspects = await quietHolders(db.kysely, config.sweepGraceMs, 100);
+    if (suspects.length === 0) return;
+    const answers = await Promise.all(suspects.map(async (id) => [id, await bus.probePresence(id)] as const));
+    const gone = answers.filter(([, p]) => p === "gone").map(([id]) => id);
+    if (gone.length === 0) return;
+    await expireWorkers(db.kysely, gone);
+    log.info("harness workers gone from NATS; their leases end now", { workers: gone });
+  };
+
   const sweepOnce = async (): Promise<number> => {
+    await expireGoneWorkers();
     const { orphans, requeued } = await db.kysely.transaction().execute(async (trx) => {
       const lock = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${LOCK_KEY}) as ok`.execute(
         trx,
@@ -39,7 +52,9 @@ export function startSweeper(ctx: HandlerContext): Sweeper {
     for (const env of new Set(requeued.map((r) => r.environment_id))) bus.notifyWorkAvailable(env);
     if (requeued.length > 0)
       log.info("work items re-queued after their lease lapsed", { count: requeued.length });
-    const bucket = Math.floor(clock.now().getTime() / 2_000);
+    // One wake-up per orphan per bucket (the message id dedupes the rest): repeated until a
+    // worker takes it, in case one went to a dead worker's last pull.
+    const bucket = Math.floor(clock.now().getTime() / config.sweepRewakeMs);
     for (const o of orphans) {
       await bus.enqueueWake({
         v: 1,

@@ -29,7 +29,7 @@ beforeAll(async () => {
     clock: systemClock,
     ids: randomIds,
     log: silentLogger,
-    config: { sweepIntervalMs: 0, sweepGraceMs: 0, maxReplyBytes: 512 * 1024 },
+    config: { sweepIntervalMs: 0, sweepGraceMs: 0, sweepRewakeMs: 500, maxReplyBytes: 512 * 1024 },
   });
   await service.start();
 });
@@ -116,6 +116,40 @@ describe("leases", () => {
       items: [item],
     });
     expect(again.events[0]).toEqual(ok.events[0]);
+  });
+
+  it("a worker whose NATS connection closes loses its leases at the next sweep, long before its TTL", async () => {
+    const id = await runningSession();
+    const workerBus = await createBus({ servers: process.env.NATS_URL!, prefix, name: "lease-test-worker" });
+    const sweeping = createSessionLog({
+      bus,
+      db,
+      clock: systemClock,
+      ids: randomIds,
+      log: silentLogger,
+      // Swept by hand below (sweepOnce), not by its timer.
+      config: { sweepIntervalMs: 3_600_000, sweepGraceMs: 0, sweepRewakeMs: 500, maxReplyBytes: 512 * 1024 },
+    });
+    await sweeping.start();
+    try {
+      await workerBus.servePresence("w5");
+      await workerBus.request(SessionLog.workersHeartbeat, { worker_id: "w5", ttl_ms: 600_000 });
+      const a = await workerBus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w5" });
+      // Alive (its presence answers): sweeps leave its lease alone.
+      for (let i = 0; i < 3; i++) await sweeping.sweeper!.sweepOnce();
+      const held = await fails(bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w6" }));
+      expect(held).toMatchObject({ code: "conflict", details: { error_code: "lease_held" } });
+
+      // Its connection closes (as when the process is killed): the next sweep ends its liveness
+      // and re-wakes the session, though its TTL has ten minutes left.
+      await workerBus.close();
+      await sweeping.sweeper!.sweepOnce();
+      const b = await bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w6" });
+      expect(b.epoch).toBe(a.epoch + 1);
+    } finally {
+      await sweeping.stop();
+      await workerBus.close().catch(() => {});
+    }
   });
 
   it("refuses to end a turn over input the harness has not read", async () => {

@@ -7,6 +7,7 @@
  *   tendon.live.<sessionId>          best-effort fan-out of committed events and previews
  *   tendon.wake.<sessionId>          JetStream work queue of wake-ups (stream <PREFIX>_WAKE)
  *   tendon.work.<environmentId>      "work queued" signal for long-polling self-hosted pollers
+ *   tendon.presence.<processId>      answered while a process's connection lives (fast death detection)
  *   tendon.hand.<kind>.<name>.execute  a hand's execute endpoint, kind = sandbox | tool
  *                                    (KV <PREFIX>_HANDS is the registry, <PREFIX>_EXEC the records)
  */
@@ -46,6 +47,8 @@ export interface Subjects {
   wakeConsumer(): string;
   /** Signals long-polling work pollers of an environment that an item was queued. */
   workAvailable(environmentId: string): string;
+  /** Answered by a live process (a harness worker) for as long as its NATS connection lives. */
+  presence(processId: string): string;
   /** Where the hand called `name` takes `execute` requests. */
   hand(name: string): string;
   handQueue(name: string): string;
@@ -67,6 +70,7 @@ export function subjects(prefix: string): Subjects {
     wakeStream: () => streamName(prefix, "WAKE"),
     wakeConsumer: () => "harness",
     workAvailable: (environmentId) => `${prefix}.work.${token(environmentId)}`,
+    presence: (processId) => `${prefix}.presence.${token(processId)}`,
     hand: (name) => `${prefix}.hand.${name.split(".").map(token).join(".")}.execute`,
     handQueue: (name) => `hand.${name.split(".").map(token).join(".")}`,
     handsBucket: () => streamName(prefix, "HANDS"),
