@@ -38,6 +38,63 @@ export class LogReader {
     return r.rows[0] as { owner: string | null; epoch: number; status: string };
   }
 
+  /** Lease owners and epochs of these sessions (one query). */
+  async owners(sessionIds: string[]): Promise<Map<string, { owner: string | null; epoch: number }>> {
+    const r = await this.pool.query(
+      `select id, lease_owner as owner, lease_epoch::int as epoch from ${this.schema}.sessions where id = any($1)`,
+      [sessionIds],
+    );
+    return new Map(
+      (r.rows as Array<{ id: string; owner: string | null; epoch: number }>).map((x) => [
+        x.id,
+        { owner: x.owner, epoch: x.epoch },
+      ]),
+    );
+  }
+
+  /** Event types and commit times in [from, to], in order (for post-mortems). */
+  async timeline(sessionId: string, from: Date, to: Date): Promise<Array<{ type: string; at: Date }>> {
+    const r = await this.pool.query(
+      `select type, processed_at as at from ${this.schema}.events where session_id = $1 and processed_at between $2 and $3 order by seq`,
+      [sessionId, from, to],
+    );
+    return r.rows as Array<{ type: string; at: Date }>;
+  }
+
+  /**
+   * What the session was doing at `at`: "tool" when a tool call was in flight or it waited on
+   * its client (a tool use without its result, or idle), else "model".
+   */
+  async phaseAt(sessionId: string, at: Date): Promise<"tool" | "model"> {
+    const r = await this.pool.query(
+      `select type from ${this.schema}.events where session_id = $1 and processed_at <= $2 order by seq`,
+      [sessionId, at],
+    );
+    let pending = 0;
+    let idle = false;
+    for (const { type } of r.rows as Array<{ type: string }>) {
+      if (/^agent\.(custom_|mcp_)?tool_use$/.test(type)) pending++;
+      else if (
+        type === "agent.tool_result" ||
+        type === "agent.mcp_tool_result" ||
+        type === "user.custom_tool_result"
+      )
+        pending--;
+      if (type === "session.status_idle") idle = true;
+      else if (type === "session.status_running") idle = false;
+    }
+    return pending > 0 || idle ? "tool" : "model";
+  }
+
+  /** When the first event after `after` was written, if there is one. */
+  async firstEventAfter(sessionId: string, after: Date): Promise<Date | undefined> {
+    const r = await this.pool.query(
+      `select min(processed_at) as at from ${this.schema}.events where session_id = $1 and processed_at > $2`,
+      [sessionId, after],
+    );
+    return (r.rows[0] as { at: Date | null }).at ?? undefined;
+  }
+
   close(): Promise<void> {
     return this.pool.end();
   }
