@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
-import { type Bus, createBus } from "@tendon/bus";
+import { type Bus, createBus, inboxPrefixOf } from "@tendon/bus";
 import {
   type NatsRole,
   renderNatsConfig,
@@ -343,6 +343,7 @@ async function as(role: NatsRole): Promise<{
     user: role,
     pass: passwords[role],
     createHandStores: false,
+    inboxPrefix: inboxPrefixOf(role),
   });
   const refused: Array<{ operation: string; subject: string }> = [];
   void (async () => {
@@ -468,6 +469,27 @@ describe("each role is refused what it does not need", () => {
       await r.cannotSubscribe(`${P}.rpc.session-log.>`);
     } finally {
       await r.close();
+    }
+  });
+
+  it("no role can read another role's replies (API keys, MCP results, leases travel in them)", async () => {
+    const roles = [
+      "gateway",
+      "session_log",
+      "harness",
+      "sandbox_manager",
+      "credential_proxy",
+      "hand",
+    ] as const;
+    for (const role of roles) {
+      const r = await as(role);
+      try {
+        await r.cannotSubscribe("_INBOX.>");
+        for (const other of roles.filter((x) => x !== role))
+          await r.cannotSubscribe(`${inboxPrefixOf(other)}.>`);
+      } finally {
+        await r.close();
+      }
     }
   });
 

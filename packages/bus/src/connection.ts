@@ -11,6 +11,12 @@ export interface ConnectOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /**
+   * Where this connection's replies arrive (`<prefix>.<random>`). Each NATS role gets its own
+   * (`_INBOX.<role>`) and may subscribe only there, so no user can read another role's replies.
+   * Default `_INBOX`.
+   */
+  inboxPrefix?: string;
   /** Status changes: disconnect, reconnect, errors. */
   onStatus?: (status: { type: string; data?: unknown }) => void;
 }
@@ -21,6 +27,7 @@ export async function connectNats(opts: ConnectOptions): Promise<NatsConnection>
     name: opts.name,
     ...(opts.user ? { user: opts.user, pass: opts.pass } : {}),
     ...(opts.token ? { token: opts.token } : {}),
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     reconnectJitter: 100,

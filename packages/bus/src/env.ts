@@ -19,11 +19,27 @@ export type BusEnv = z.infer<typeof BusEnv>;
 
 export const LogLevelEnv = z.enum(["debug", "info", "warn", "error", "silent"]).default("info");
 
+/** The reply-inbox prefix of a NATS role (the only inbox subjects its user may subscribe to). */
+export function inboxPrefixOf(role: string): string {
+  return `_INBOX.${role}`;
+}
+
+/** The NATS role (user) each service runs as, as `tendon nats-config` names them. */
+const ROLE_OF: Record<string, string> = {
+  gateway: "gateway",
+  "session-log": "session_log",
+  "harness-worker": "harness",
+  "sandbox-manager": "sandbox_manager",
+  "credential-proxy": "credential_proxy",
+};
+
 export function busOptions(cfg: BusEnv, name: string, onStatus?: BusOptions["onStatus"]): BusOptions {
+  const role = ROLE_OF[name];
   return {
     servers: cfg.NATS_URL,
     name: `${name}-${process.pid}`,
     prefix: cfg.TENDON_PREFIX,
+    ...(role ? { inboxPrefix: inboxPrefixOf(role) } : {}),
     ...(cfg.NATS_USER ? { user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD ?? "" } : {}),
     ...(cfg.NATS_TOKEN ? { token: cfg.NATS_TOKEN } : {}),
     ...(onStatus ? { onStatus } : {}),

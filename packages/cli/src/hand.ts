@@ -14,7 +14,7 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Bus, createBus, type HandServer } from "@tendon/bus";
+import { type Bus, createBus, type HandServer, inboxPrefixOf } from "@tendon/bus";
 import { customToolHandName, type ToolResult } from "@tendon/contracts";
 import { randomBase62 } from "@tendon/runtime";
 
@@ -98,6 +98,7 @@ export async function serveHands(
     name: instance,
     // A hand's credential may only bind to the hand buckets, not create them.
     createHandStores: false,
+    inboxPrefix: inboxPrefixOf("hand"),
     ...(opts.natsUser ? { user: opts.natsUser, pass: opts.natsPassword ?? "" } : {}),
     ...(opts.natsToken ? { token: opts.natsToken } : {}),
   });

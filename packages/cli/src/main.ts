@@ -40,6 +40,14 @@ const fail = (msg: string): never => {
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const env = loadCliEnv(process.env);
+  /** The operator's NATS connection: the server's admin user when it has users. */
+  const natsTarget = () => ({
+    natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222",
+    prefix: env.prefix,
+    user: env.raw.NATS_USER,
+    pass: env.raw.NATS_PASSWORD,
+    token: env.raw.NATS_TOKEN,
+  });
   switch (cmd) {
     case "dev": {
       const { values } = parseArgs({ args: rest, options: { verbose: { type: "boolean", short: "v" } } });
@@ -79,11 +87,7 @@ async function main(argv: string[]): Promise<void> {
       });
       if (positionals[0] !== "create")
         fail(`unknown keys command "${positionals[0] ?? ""}"; try "tendon keys create"`);
-      const r = await createApiKey({
-        natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222",
-        prefix: env.prefix,
-        name: values.name!,
-      });
+      const r = await createApiKey({ ...natsTarget(), name: values.name! });
       out(values.json ? JSON.stringify(r) : r.key);
       return;
     }
@@ -144,10 +148,7 @@ async function main(argv: string[]): Promise<void> {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
       if (positionals[0] !== "rotate")
         fail(`unknown credentials command "${positionals[0] ?? ""}"; try "tendon credentials rotate"`);
-      const r = await rotateCredentials({
-        natsUrl: env.natsUrl ?? "nats://127.0.0.1:4222",
-        prefix: env.prefix,
-      });
+      const r = await rotateCredentials(natsTarget());
       out(`re-sealed ${r.resealed} secret(s) under master key ${r.key_id}`);
       return;
     }

@@ -7,6 +7,7 @@
  * Passwords are referenced as environment variables of the nats-server process
  * (`$TENDON_NATS_<USER>_PASSWORD`), never written into the file.
  */
+import { inboxPrefixOf } from "@tendon/bus";
 import { subjects as makeSubjects } from "@tendon/contracts";
 
 export type NatsRole =
@@ -43,7 +44,8 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
     `$JS.API.STREAM.CREATE.KV_${bucket}`,
     `$JS.API.STREAM.UPDATE.KV_${bucket}`,
   ];
-  const inbox = "_INBOX.>";
+  // Each role reads only its own replies (services set the matching inbox prefix).
+  const inbox = (role: NatsRole) => `${inboxPrefixOf(role)}.>`;
   const cp = (...ops: string[]) => ops.map((op) => `${P}.rpc.credential-proxy.${op}`);
   const sl = (...ops: string[]) => ops.map((op) => `${P}.rpc.session-log.${op}`);
   return {
@@ -55,7 +57,7 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         ...sl("auth.verify", "agents.>", "environments.>", "sessions.>", "resources.>", "events.>", "work.>"),
         ...cp("vaults.>", "credentials.>", "egress.list"),
       ],
-      subscribe: [`${P}.live.*`, `${P}.work.*`, inbox],
+      subscribe: [`${P}.live.*`, `${P}.work.*`, inbox("gateway")],
     },
     session_log: {
       publish: [
@@ -71,7 +73,7 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         `$JS.API.STREAM.CREATE.${wake}`,
         `$JS.API.STREAM.UPDATE.${wake}`,
       ],
-      subscribe: [`${P}.rpc.session-log.>`, inbox],
+      subscribe: [`${P}.rpc.session-log.>`, inbox("session_log")],
       allowResponses: true,
     },
     harness: {
@@ -97,7 +99,7 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         ...kvAdmin(exec),
       ],
       // Its presence subject (answered while it lives); replies go to the prober's inbox.
-      subscribe: [`${P}.live.*`, `${P}.presence.*`, inbox],
+      subscribe: [`${P}.live.*`, `${P}.presence.*`, inbox("harness")],
       allowResponses: true,
     },
     sandbox_manager: {
@@ -109,13 +111,13 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         ...kvAdmin(exec),
         ...cp("egress.register", "egress.unregister"),
       ],
-      subscribe: [`${P}.rpc.sandbox-manager.>`, `${P}.hand.sandbox.*.execute`, inbox],
+      subscribe: [`${P}.rpc.sandbox-manager.>`, `${P}.hand.sandbox.*.execute`, inbox("sandbox_manager")],
       allowResponses: true,
     },
     // Serves its RPC and nothing else: it calls no other service.
     credential_proxy: {
       publish: [],
-      subscribe: [`${P}.rpc.credential-proxy.>`, inbox],
+      subscribe: [`${P}.rpc.credential-proxy.>`, inbox("credential_proxy")],
       allowResponses: true,
     },
     // A machine serving custom tools: its own hand subjects, its registry entries and execution
@@ -128,7 +130,7 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         ...kvApi(hands),
         ...kvApi(exec),
       ],
-      subscribe: [`${P}.hand.tool.*.execute`, inbox],
+      subscribe: [`${P}.hand.tool.*.execute`, inbox("hand")],
       allowResponses: true,
     },
     admin: { publish: [">"], subscribe: [">"] },

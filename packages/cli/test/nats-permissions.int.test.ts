@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { type Bus, createBus } from "@tendon/bus";
+import { type Bus, createBus, inboxPrefixOf } from "@tendon/bus";
 import { SessionLog } from "@tendon/contracts";
 import { freePort, type ManagedProcess, spawnProcess, uniquePrefix } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +65,7 @@ describe("the hand credential", () => {
       user: "hand",
       pass: passwords.hand,
       createHandStores: false,
+      inboxPrefix: inboxPrefixOf("hand"),
     });
     try {
       const served = await hand.serveHand({
@@ -94,7 +95,12 @@ describe("the hand credential", () => {
     }
 
     // Raw connection as the hand user, collecting the server's permission errors.
-    const nc = await connect({ servers: url, user: "hand", pass: passwords.hand });
+    const nc = await connect({
+      servers: url,
+      user: "hand",
+      pass: passwords.hand,
+      inboxPrefix: inboxPrefixOf("hand"),
+    });
     const errors: string[] = [];
     void (async () => {
       for await (const s of nc.status())
@@ -120,6 +126,8 @@ describe("the hand credential", () => {
       );
       await denied("live events", () => nc.subscribe(`${prefix}.live.*`));
       await denied("sandbox hands", () => nc.subscribe(`${prefix}.hand.sandbox.sesn_x.execute`));
+      await denied("every reply on the bus", () => nc.subscribe("_INBOX.>"));
+      await denied("the session-log's replies", () => nc.subscribe(`${inboxPrefixOf("session_log")}.>`));
       const rpc = await nc
         .request(`${prefix}.rpc.session-log.${SessionLog.agentsList.op}`, "{}", { timeout: 500 })
         .catch((e: unknown) => e);
