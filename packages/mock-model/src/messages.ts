@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - Auth, then body validation, happen before anything is recorded or any failure is consumed.
- * - Every valid request is recorded, including those that are then failed on purpose.
+ * - Every valid request is recorded, including those that are then failed on purpose, and handed
+ *   to the `onRequest` observer (if any) before anything is answered.
  * - A hung or delayed request ends as soon as `signal` aborts (client gone or server stopping).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,7 +21,7 @@ import {
   sendError,
   sendJson,
 } from "./http.js";
-import type { RequestLog } from "./requests.js";
+import type { RecordedRequest, RequestLog } from "./requests.js";
 import type { ScriptStore, Step } from "./script.js";
 import { countDeltas, planContent, type Reply, streamReply, toMessage } from "./stream.js";
 import { aborted, type TimerSet } from "./timers.js";
@@ -50,6 +51,7 @@ export interface MessagesContext {
   firstTokenMs: number;
   perTokenMs: number;
   maxBodyBytes: number;
+  onRequest?: ((request: RecordedRequest) => void) | undefined;
 }
 
 /** Reads and validates the body; answers 4xx itself and returns undefined when it is unusable. */
@@ -97,6 +99,7 @@ export async function handleMessages(
   res: ServerResponse,
   ctx: MessagesContext,
   signal: AbortSignal,
+  receivedAt: number,
 ): Promise<void> {
   if (!authorized(req, ctx.apiKey)) {
     req.resume();
@@ -107,7 +110,19 @@ export async function handleMessages(
   if (!request) return;
   const { body } = request;
   const stream = body.stream === true;
-  ctx.log.record({ model: body.model, body: request.raw, stream, at: Date.now() });
+  const recorded: RecordedRequest = {
+    model: body.model,
+    body: request.raw,
+    stream,
+    at: Date.now(),
+    receivedAt,
+  };
+  ctx.log.record(recorded);
+  try {
+    ctx.onRequest?.(recorded);
+  } catch {
+    // A failing observer must not change what the model answers.
+  }
 
   const assistantTurns = body.messages.filter((m) => m.role === "assistant").length;
   const selection = ctx.scripts.select(body.model, assistantTurns);

@@ -12,6 +12,12 @@ export interface RecordedRequest {
   stream: boolean;
   /** Arrival time, ms since the epoch. */
   at: number;
+  /**
+   * Arrival time in high resolution: `performance.now()` when the request's headers arrived, before
+   * its body was read. Comparable only with `performance.now()` in the same process (benchmarks
+   * that run the mock in-process time model requests with it).
+   */
+  receivedAt: number;
 }
 
 export class RequestLog {

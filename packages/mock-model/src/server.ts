@@ -28,6 +28,12 @@ export interface MockModelOptions {
   firstTokenMs?: number;
   /** Default delay before every following content delta (ms). @default 0 */
   perTokenMs?: number;
+  /**
+   * Called synchronously with each valid `/v1/messages` request as it is recorded, before it is
+   * answered (benchmarks time model requests with its `receivedAt`). An exception it throws is
+   * ignored: the request is answered as if there were no hook.
+   */
+  onRequest?: (request: RecordedRequest) => void;
 }
 
 export interface MockModel {
@@ -71,6 +77,7 @@ export function createMockModel(opts: MockModelOptions = {}): MockModel {
     firstTokenMs: opts.firstTokenMs ?? 0,
     perTokenMs: opts.perTokenMs ?? 0,
     maxBodyBytes: MAX_BODY_BYTES,
+    onRequest: opts.onRequest,
   };
   const adminCtx = {
     scripts,
@@ -79,13 +86,18 @@ export function createMockModel(opts: MockModelOptions = {}): MockModel {
     stats: () => ({ inflight: modelCalls, timers: timers.active }),
   };
 
-  async function route(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    signal: AbortSignal,
+    receivedAt: number,
+  ): Promise<void> {
     const target = new URL(req.url ?? "/", "http://mock.invalid");
     if (target.pathname.startsWith("/_mock/")) return handleAdmin(req, res, adminCtx, target);
     if (target.pathname === "/v1/messages" && req.method === "POST") {
       modelCalls++;
       try {
-        return await handleMessages(req, res, messagesCtx, signal);
+        return await handleMessages(req, res, messagesCtx, signal, receivedAt);
       } finally {
         modelCalls--;
       }
@@ -95,11 +107,12 @@ export function createMockModel(opts: MockModelOptions = {}): MockModel {
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const receivedAt = performance.now();
     res.setHeader("request-id", newId("req_"));
     const controller = new AbortController();
     inflight.add(controller);
     res.on("close", () => controller.abort());
-    const handler = route(req, res, controller.signal)
+    const handler = route(req, res, controller.signal, receivedAt)
       .catch(() => {
         if (!res.headersSent) sendError(res, 500, "the mock model failed to handle the request");
         else res.destroy();
