@@ -9,6 +9,12 @@ import { RESULTS_DIR, type Results } from "./stats.js";
 const fmt = (x: number) =>
   Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : "—";
 
+/** Results files this runner wrote (the resilience suites write their own shapes to the same folder). */
+function isResults(x: unknown): x is Results {
+  const r = x as Partial<Results> | null;
+  return typeof r === "object" && r !== null && Array.isArray(r.figures) && typeof r.machine === "object";
+}
+
 export function renderBenchmarks(all: Results[]): string {
   const lines = [
     "# Benchmarks",
@@ -49,7 +55,10 @@ export function writeBenchmarksMd(): string {
   const files = existsSync(RESULTS_DIR)
     ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith(".json") && !f.endsWith(".smoke.json"))
     : [];
-  const all = files.sort().map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), "utf8")) as Results);
+  const all = files
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(RESULTS_DIR, f), "utf8")) as unknown)
+    .filter(isResults);
   const path = join(RESULTS_DIR, "..", "..", "BENCHMARKS.md");
   writeFileSync(path, renderBenchmarks(all));
   return path;
