@@ -118,6 +118,27 @@ describe("leases", () => {
     expect(again.events[0]).toEqual(ok.events[0]);
   });
 
+  it("a worker that retries its acquire (the first reply lost) gets its own lease back, under a new epoch", async () => {
+    const id = await runningSession();
+    await bus.request(SessionLog.workersHeartbeat, { worker_id: "w7", ttl_ms: 60_000 });
+    const first = await bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w7" });
+    const again = await bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w7" });
+    expect(again.epoch).toBe(first.epoch + 1);
+    // Others are still kept out, and the first grant is fenced.
+    const held = await fails(bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w8" }));
+    expect(held).toMatchObject({ code: "conflict", details: { error_code: "lease_held" } });
+    const stale = await fails(
+      bus.request(SessionLog.harnessAppend, {
+        session_id: id,
+        worker_id: "w7",
+        epoch: first.epoch,
+        basis_seq: 2,
+        items: [{ key: "k", payload: { type: "agent.message", content: [{ type: "text", text: "x" }] } }],
+      }),
+    );
+    expect(stale).toMatchObject({ code: "fenced" });
+  });
+
   it("a worker whose NATS connection closes loses its leases at the next sweep, long before its TTL", async () => {
     const id = await runningSession();
     const workerBus = await createBus({ servers: process.env.NATS_URL!, prefix, name: "lease-test-worker" });

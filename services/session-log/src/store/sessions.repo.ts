@@ -133,8 +133,11 @@ export async function deleteSession(db: Executor, id: string): Promise<void> {
 }
 
 /**
- * Takes the lease if nobody live holds it: the owner is unset, or its worker row has expired.
- * Returns the new epoch, or undefined when a live worker holds it.
+ * Takes the lease if nobody live holds it (the owner is unset, or its worker row has expired) or
+ * the caller already does: a worker that retries an acquire whose reply was lost must get its
+ * own lease back, or the session sits leased to a live worker that is not driving it (found by
+ * the 500-session chaos run). Every grant bumps the epoch, which fences anything the worker
+ * started under the old one. Returns the new row, or undefined when another live worker holds it.
  */
 export async function acquireLease(
   db: Executor,
@@ -145,7 +148,7 @@ export async function acquireLease(
     .updateTable("sessions as s")
     .set({ lease_owner: workerId, lease_epoch: sql`s.lease_epoch + 1` })
     .where("s.id", "=", id)
-    .where(noLiveOwner)
+    .where((eb) => eb.or([eb("s.lease_owner", "=", workerId), noLiveOwner(eb)]))
     .returningAll()
     .executeTakeFirst();
 }
