@@ -119,6 +119,11 @@ export class Injector {
 
   private live = (d: Driver) => !d.done;
 
+  /** A running harness worker (none while every one is being replaced). */
+  private anyHarness(): ManagedProcess | undefined {
+    return this.cluster.harness.length > 0 ? this.rng.pick(this.cluster.harness) : undefined;
+  }
+
   /** The worker process holding `sessionId`'s lease, if any. */
   private async holder(sessionId: string): Promise<ManagedProcess | undefined> {
     const lease = await this.cluster.logs.lease(sessionId).catch(() => undefined);
@@ -219,7 +224,8 @@ export class Injector {
     const c = this.cluster;
     switch (kind) {
       case "kill_harness": {
-        const p = this.rng.pick(c.harness);
+        const p = this.anyHarness();
+        if (!p) return void this.skipped.push(kind);
         return this.killHarness(p, kind);
       }
       case "kill_harness_mid_tool":
@@ -229,7 +235,8 @@ export class Injector {
         );
         if (!hit) {
           this.skipped.push(kind);
-          return this.killHarness(this.rng.pick(c.harness), "kill_harness");
+          const p = this.anyHarness();
+          return p ? this.killHarness(p, "kill_harness") : undefined;
         }
         return this.killHarness(hit.p, kind);
       }
@@ -237,15 +244,18 @@ export class Injector {
         // A worker in the middle of a model stream or a tool call: what it does when it wakes
         // up is stale, and only fencing keeps it out of the log.
         const busy = (d: Driver) => d.inTool || d.lastType === "span.model_request_start";
-        const hit = (await this.sessionIn(busy)) ?? { p: this.rng.pick(c.harness) };
-        const orphans = [...(await this.heldBy(hit.p)).keys()];
-        this.injected.push({ kind, at: Date.now(), target: hit.p.name, orphans });
-        hit.p.kill("SIGSTOP");
+        const p = (await this.sessionIn(busy))?.p ?? this.anyHarness();
+        if (!p) return void this.skipped.push(kind);
+        const orphans = [...(await this.heldBy(p)).keys()];
+        this.injected.push({ kind, at: Date.now(), target: p.name, orphans });
+        p.kill("SIGSTOP");
         await new Promise((r) => setTimeout(r, this.leaseTtlMs * 2 + 500));
-        hit.p.kill("SIGCONT");
+        p.kill("SIGCONT");
         return;
       }
       case "kill_session_log": {
+        // One instance of each stays up (the other may still be restarting from the last kill).
+        if (c.sessionLogs.length < 2) return void this.skipped.push(kind);
         const p = this.rng.pick(c.sessionLogs);
         this.injected.push({ kind, at: Date.now(), target: p.name });
         p.kill("SIGKILL");
@@ -255,6 +265,7 @@ export class Injector {
         return;
       }
       case "kill_gateway": {
+        if (c.gatewayPorts.size < 2) return void this.skipped.push(kind);
         const p = this.rng.pick([...c.gatewayPorts.keys()]);
         const port = c.gatewayPorts.get(p)!;
         this.injected.push({ kind, at: Date.now(), target: p.name });

@@ -30,7 +30,7 @@ import {
   planFaults,
 } from "./faults.js";
 import { createRng } from "./rng.js";
-import { agentParams, Driver, planSession } from "./workload.js";
+import { agentParams, Driver, onAnyGateway, planSession } from "./workload.js";
 
 export interface ChaosOptions {
   seed: number;
@@ -128,6 +128,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         HARNESS_ACK_WAIT_MS: "5000",
         HARNESS_MAX_DELIVER: "50",
         TENDON_SSE_PING_MS: "2000",
+        // Finished sessions' sandboxes go after 30 s idle (each is a process): 500 sessions would
+        // otherwise keep 500 of them for the default 10 minutes.
+        TENDON_SANDBOX_IDLE_MS: "30000",
       },
       ...(opts.sessionLogEnv ? { serviceEnv: { "session-log": opts.sessionLogEnv } } : {}),
       // TENDON_CHAOS_SERVICE_LOG=<file>: every service's log lines, for a post-mortem.
@@ -199,6 +202,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       logs,
     };
     const injector = new Injector(cluster, () => drivers, rng, LEASE_TTL_MS, log);
+    // On the way out, replacements still booting join the stack first, so stack.stop() ends them.
+    cleanups.unshift(() => Promise.allSettled(injector.restarts));
 
     const started = Date.now();
     const deadline = started + opts.deadlineMs;
@@ -210,12 +215,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         if (i >= plans.length) return;
         const plan = plans[i]!;
         mock.script(plan.model, plan.script as never);
-        const agent = await setup.beta.agents.create(agentParams(plan.model, mcp.url));
-        const session = await setup.beta.sessions.create({
-          agent: agent.id,
-          environment_id: env.id,
-          vault_ids: [vault.id],
-        });
+        // Created while faults run too (a gateway or session-log may be down): retried on any
+        // gateway. A retry after a lost reply leaves an unused agent or session behind, unread.
+        const agent = await onAnyGateway(driverDeps, i, (c) =>
+          c.beta.agents.create(agentParams(plan.model, mcp.url)),
+        );
+        const session = await onAnyGateway(driverDeps, i, (c) =>
+          c.beta.sessions.create({ agent: agent.id, environment_id: env.id, vault_ids: [vault.id] }),
+        );
         const d = new Driver(session.id, plan, driverDeps, i);
         drivers.push(d);
         await d.run(deadline);

@@ -98,7 +98,7 @@ export interface DriverDeps {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Calls `fn` on each gateway in turn until one answers; 4xx other than 404/409/429 are final. */
-async function onAnyGateway<T>(
+export async function onAnyGateway<T>(
   deps: DriverDeps,
   start: number,
   fn: (c: Anthropic) => Promise<T>,
