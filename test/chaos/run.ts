@@ -242,7 +242,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         log(`fault ${f.kind} done in ${Date.now() - t0} ms`);
       }
     })();
-    await Promise.all([sessionsDone, faultsDone]);
+    // Bounded: past the deadline (and a minute for the drivers to notice), the checker runs on
+    // what is there; a session that never finished is a violation, not a hang.
+    let overrun: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => {
+      overrun = setTimeout(() => r("late"), Math.max(0, deadline - Date.now()) + 60_000);
+    });
+    if ((await Promise.race([Promise.all([sessionsDone, faultsDone]), late])) === "late") {
+      const stuck = drivers.filter((d) => !d.done);
+      log(
+        `${stuck.length} driver(s) still running a minute past the deadline: ${stuck
+          .map((d) => `${d.sessionId} (last ${d.lastType}, ${d.sseReconnects} reconnects)`)
+          .slice(0, 10)
+          .join("; ")}`,
+      );
+    }
+    clearTimeout(overrun);
     await Promise.allSettled([...injector.restarts, ...injector.watches]);
     const durationMs = Date.now() - started;
     const reasons = new Map<string, number>();
