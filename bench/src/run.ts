@@ -4,12 +4,18 @@
  * regenerates BENCHMARKS.md from the full (non-smoke) results.
  */
 import { parseArgs } from "node:util";
+import { benchAppend } from "./append.js";
 import { writeBenchmarksMd } from "./report.js";
 import { benchSandbox } from "./sandbox.js";
 import { type Figure, log, machine, writeResults } from "./stats.js";
+import { benchTtft } from "./ttft.js";
+import { benchWake } from "./wake.js";
 
 const BENCHMARKS: Record<string, (o: { smoke: boolean }) => Promise<Figure[]>> = {
   sandbox: benchSandbox,
+  ttft: benchTtft,
+  append: benchAppend,
+  wake: benchWake,
 };
 
 const { values, positionals } = parseArgs({

@@ -9,6 +9,7 @@ import { spawnProcess } from "@tendon/testing";
 import { expect, it } from "vitest";
 
 it("runs every benchmark at smoke size and writes results with baselines", async () => {
+  const started = Date.now();
   const run = await spawnProcess({
     name: "bench",
     command: process.execPath,
@@ -17,12 +18,17 @@ it("runs every benchmark at smoke size and writes results with baselines", async
   });
   const exit = await run.exited;
   expect(exit.code, run.lines().slice(-20).join("\n")).toBe(0);
-  const results = JSON.parse(readFileSync(join(REPO_ROOT, "bench/results/sandbox.smoke.json"), "utf8")) as {
-    figures: Array<{ name: string; baseline?: unknown; ratio?: { p50: number } }>;
-  };
-  expect(results.figures.length).toBeGreaterThanOrEqual(4);
-  for (const f of results.figures) {
-    expect(f.baseline, f.name).toBeDefined();
-    expect(Number.isFinite(f.ratio?.p50), f.name).toBe(true);
+  const minFigures = { sandbox: 4, ttft: 4, append: 3, wake: 1 };
+  for (const [name, min] of Object.entries(minFigures)) {
+    const results = JSON.parse(readFileSync(join(REPO_ROOT, `bench/results/${name}.smoke.json`), "utf8")) as {
+      finished_at: string;
+      figures: Array<{ name: string; baseline?: unknown; ratio?: { p50: number } }>;
+    };
+    expect(Date.parse(results.finished_at), `${name} wrote this run`).toBeGreaterThanOrEqual(started);
+    expect(results.figures.length, name).toBeGreaterThanOrEqual(min);
+    for (const f of results.figures) {
+      expect(f.baseline, f.name).toBeDefined();
+      expect(Number.isFinite(f.ratio?.p50), f.name).toBe(true);
+    }
   }
 }, 300_000);
