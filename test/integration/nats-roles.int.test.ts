@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
-import { type Bus, createBus, inboxPrefixOf } from "@tendon/bus";
+import { type Bus, createBus } from "@tendon/bus";
 import {
   type NatsRole,
   renderNatsConfig,
@@ -24,7 +24,7 @@ import {
   type Stack,
   startStack,
 } from "@tendon/cli";
-import { CredentialProxy, type Endpoint, SandboxManager, SessionLog } from "@tendon/contracts";
+import { CredentialProxy, type Endpoint, inboxPrefixOf, SandboxManager, SessionLog } from "@tendon/contracts";
 import { startTestMcpServer, type TestMcpServer } from "@tendon/mcp/testing";
 import { createMockModel, type MockModel } from "@tendon/mock-model";
 import {

@@ -2,6 +2,7 @@
  * The NATS part of every service's configuration, defined once. Each service's config.ts extends
  * it; `busOptions` turns it into connection options.
  */
+import { inboxPrefixOf } from "@tendon/contracts";
 import { z } from "zod";
 import type { BusOptions } from "./bus.js";
 
@@ -18,11 +19,6 @@ export const BusEnv = z.object({
 export type BusEnv = z.infer<typeof BusEnv>;
 
 export const LogLevelEnv = z.enum(["debug", "info", "warn", "error", "silent"]).default("info");
-
-/** The reply-inbox prefix of a NATS role (the only inbox subjects its user may subscribe to). */
-export function inboxPrefixOf(role: string): string {
-  return `_INBOX.${role}`;
-}
 
 /** The NATS role (user) each service runs as, as `tendon nats-config` names them. */
 const ROLE_OF: Record<string, string> = {

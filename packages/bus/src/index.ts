@@ -3,7 +3,7 @@ export type { Bus, BusOptions } from "./bus.js";
 export { bindBus, createBus } from "./bus.js";
 export type { ConnectOptions } from "./connection.js";
 export { connectNats } from "./connection.js";
-export { BusEnv, busOptions, inboxPrefixOf, LogLevelEnv } from "./env.js";
+export { BusEnv, busOptions, LogLevelEnv } from "./env.js";
 export type { HandRegistry, HandServer, ServeHandOptions } from "./hands.js";
 export type { Presence } from "./presence.js";
 export type { Registrar, ServiceRegistrar } from "./registrar.js";

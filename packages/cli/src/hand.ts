@@ -14,8 +14,8 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Bus, createBus, type HandServer, inboxPrefixOf } from "@tendon/bus";
-import { customToolHandName, type ToolResult } from "@tendon/contracts";
+import { type Bus, createBus, type HandServer } from "@tendon/bus";
+import { customToolHandName, inboxPrefixOf, type ToolResult } from "@tendon/contracts";
 import { randomBase62 } from "@tendon/runtime";
 
 export type ToolFn = (input: Record<string, unknown>, signal: AbortSignal) => Promise<string | ToolResult>;

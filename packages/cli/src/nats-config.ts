@@ -7,8 +7,7 @@
  * Passwords are referenced as environment variables of the nats-server process
  * (`$TENDON_NATS_<USER>_PASSWORD`), never written into the file.
  */
-import { inboxPrefixOf } from "@tendon/bus";
-import { subjects as makeSubjects } from "@tendon/contracts";
+import { inboxPrefixOf, subjects as makeSubjects } from "@tendon/contracts";
 
 export type NatsRole =
   | "gateway"

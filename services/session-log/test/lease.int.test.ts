@@ -23,14 +23,8 @@ beforeAll(async () => {
   await migrateToLatest(db);
   prefix = uniquePrefix("lease");
   bus = await createBus({ servers: process.env.NATS_URL!, prefix, name: "lease-test" });
-  service = createSessionLog({
-    bus,
-    db,
-    clock: systemClock,
-    ids: randomIds,
-    log: silentLogger,
-    config: { sweepIntervalMs: 0, sweepGraceMs: 0, sweepRewakeMs: 500, maxReplyBytes: 512 * 1024 },
-  });
+  // No sweeper: the tests below decide when leases lapse.
+  service = sessionLog(0);
   await service.start();
 });
 afterAll(async () => {
@@ -40,6 +34,18 @@ afterAll(async () => {
   await cleanupNats(process.env.NATS_URL!, prefix);
   await database?.drop();
 });
+
+/** A session-log on the test's bus and database; `sweepIntervalMs` 0 runs no sweeper. */
+function sessionLog(sweepIntervalMs: number): SessionLogService {
+  return createSessionLog({
+    bus,
+    db,
+    clock: systemClock,
+    ids: randomIds,
+    log: silentLogger,
+    config: { sweepIntervalMs, sweepGraceMs: 0, sweepRewakeMs: 500, maxReplyBytes: 512 * 1024 },
+  });
+}
 
 async function runningSession(): Promise<string> {
   const agent = await bus.request(SessionLog.agentsCreate, { name: "a", model: "m" });
@@ -142,15 +148,8 @@ describe("leases", () => {
   it("a worker whose NATS connection closes loses its leases at the next sweep, long before its TTL", async () => {
     const id = await runningSession();
     const workerBus = await createBus({ servers: process.env.NATS_URL!, prefix, name: "lease-test-worker" });
-    const sweeping = createSessionLog({
-      bus,
-      db,
-      clock: systemClock,
-      ids: randomIds,
-      log: silentLogger,
-      // Swept by hand below (sweepOnce), not by its timer.
-      config: { sweepIntervalMs: 3_600_000, sweepGraceMs: 0, sweepRewakeMs: 500, maxReplyBytes: 512 * 1024 },
-    });
+    // Swept by hand below (sweepOnce), not by its timer.
+    const sweeping = sessionLog(3_600_000);
     await sweeping.start();
     try {
       await workerBus.servePresence("w5");

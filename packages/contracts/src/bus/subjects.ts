@@ -25,6 +25,14 @@ export function token(value: string): string {
   return value;
 }
 
+/**
+ * The reply-inbox prefix of a NATS role (user): the only inbox subjects its user may subscribe
+ * to, so no role reads another's replies. Not under the deployment prefix (NATS inboxes never are).
+ */
+export function inboxPrefixOf(role: string): string {
+  return `_INBOX.${token(role)}`;
+}
+
 /** A deployment prefix: one or more tokens joined by dots. */
 export function validatePrefix(prefix: string): string {
   for (const part of prefix.split(".")) token(part);
