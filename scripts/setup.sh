@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine to run and test Tendon: system packages (nats-server, bubblewrap,
-# ripgrep), pnpm, the workspace's dependencies, and a build. Safe to run again.
+# ripgrep, chromium), pnpm, the workspace's dependencies, and a build. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PNPM_VERSION=12.4.2
-APT_PACKAGES=(nats-server bubblewrap ripgrep)
+# chromium: the headless browser of the web console's end-to-end tests (driven by playwright-core).
+APT_PACKAGES=(nats-server bubblewrap ripgrep chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
