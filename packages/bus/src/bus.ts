@@ -37,6 +37,8 @@ import {
   ensureWakeStream,
   type WakeConsumer,
   type WakeQueueConfig,
+  type WakeQueueStats,
+  wakeQueueStats,
 } from "./wake.js";
 
 export interface BusOptions extends ConnectOptions {
@@ -62,6 +64,8 @@ export interface Bus {
   ensureWakeConsumer(cfg?: WakeQueueConfig): Promise<void>;
   enqueueWake(msg: WakeMessage): Promise<{ duplicate: boolean }>;
   consumeWakes(opts: ConsumeOptions): WakeConsumer;
+  /** The shared wake consumer's backlog (harness workers export it as metrics). */
+  wakeQueueStats(): Promise<WakeQueueStats>;
   /** Tells long-polling work pollers of an environment that an item was queued. */
   notifyWorkAvailable(environmentId: string): void;
   /** Resolves when work is signalled for the environment, or after `timeoutMs`. */
@@ -104,6 +108,7 @@ export function bindBus(nc: NatsConnection, prefix: string, opts: { createHandSt
     ensureWakeConsumer: (cfg) => ensureWakeConsumer(nc, s, cfg),
     enqueueWake: (msg) => enqueueWake(nc, s, msg),
     consumeWakes: (opts) => consumeWakes(nc, s, opts),
+    wakeQueueStats: () => wakeQueueStats(nc, s),
     notifyWorkAvailable: (environmentId) => nc.publish(s.workAvailable(environmentId)),
     waitForWork: (environmentId, timeoutMs) => {
       let timer: NodeJS.Timeout | undefined;
@@ -121,7 +126,8 @@ export function bindBus(nc: NatsConnection, prefix: string, opts: { createHandSt
       return { ready, cancel: finish };
     },
     serveHand: async (opts) => serveHand(nc, s, await handStores(), opts),
-    executeOnHand: (name, req) => executeOnHand(nc, s, name, req),
+    executeOnHand: async (name, req) =>
+      executeOnHand(nc, s, name, req, { stores: await handStores().catch(() => undefined) }),
     hands: async () => handRegistry(await handStores()),
     handAlive: (name) => handAlive(nc, s, name),
     servePresence: (id) => servePresence(nc, s.presence(id)),

@@ -92,6 +92,19 @@ async function getRecord(kv: KV, key: string): Promise<ExecutionRecord | undefin
   return r.success ? r.data : undefined;
 }
 
+/** Writes an execution record, retrying through a short NATS outage (a reconnect takes ~1-2 s). */
+async function storeRecord(kv: KV, key: string, record: ExecutionRecord): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await kv.put(key, encodeJson(record));
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
+  }
+}
+
 export async function serveHand(
   nc: NatsConnection,
   subjects: Subjects,
@@ -129,7 +142,9 @@ export async function serveHand(
           started_at: startedAt,
           result,
         };
-        await stores.executions.put(recordKey(req), encodeJson(record));
+        // The call has run: its result is the answer even when the record cannot be written (a NATS
+        // restart); a repeat then finds "running" and says "unknown", never a second run.
+        await storeRecord(stores.executions, recordKey(req), record).catch((e: unknown) => opts.onError?.(e));
         return result;
       } finally {
         clearTimeout(timer);
@@ -244,18 +259,85 @@ export async function serveHand(
   };
 }
 
-/** The caller's side of `execute(name, input)`. */
+export interface ExecuteOptions {
+  /** How long past the call's deadline to wait for the reply. */
+  marginMs?: number;
+  /** The execution records: with them the caller watches the call while it waits (see below). */
+  stores?: HandStores;
+  /** How often the watch looks (default 2 s). */
+  watchEveryMs?: number;
+}
+
+/**
+ * The caller's side of `execute(name, input)`.
+ *
+ * A reply is a core NATS message: a server restart or a reconnect can lose it, and a hand that dies
+ * with the call never sends one. Waiting for it alone would hold the caller until the call's
+ * deadline (minutes). So, given the execution records, the caller also watches while it waits: a
+ * record that says "done" is the answer, and a hand that no longer answers at all is
+ * `hand_not_found` now (asked again, a new hand answers from the record: the stored result or
+ * "unknown", never a second run).
+ */
 export async function executeOnHand(
   nc: NatsConnection,
   subjects: Subjects,
   name: string,
   req: HandExecuteRequest,
-  opts: { marginMs?: number } = {},
+  opts: ExecuteOptions = {},
+): Promise<HandExecuteReply> {
+  const reply = requestExecute(nc, subjects, name, req, opts.marginMs);
+  if (!opts.stores) return reply;
+  const watch = new AbortController();
+  reply.catch(() => {}); // settled by the race below; a late rejection must not go unhandled
+  try {
+    return await Promise.race([
+      reply,
+      watchExecution(nc, subjects, opts.stores, name, req, opts.watchEveryMs ?? 2_000, watch.signal),
+    ]);
+  } finally {
+    watch.abort();
+  }
+}
+
+/** Resolves with the stored result once the record says "done"; rejects once the hand is gone. */
+async function watchExecution(
+  nc: NatsConnection,
+  subjects: Subjects,
+  stores: HandStores,
+  name: string,
+  req: HandExecuteRequest,
+  everyMs: number,
+  signal: AbortSignal,
+): Promise<HandExecuteReply> {
+  const key = `${name}.${req.tool_use_id}`;
+  for (;;) {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, everyMs);
+      signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+    });
+    if (signal.aborted) throw new Error("watch stopped"); // the reply won; nobody reads this
+    const record = await getRecord(stores.executions, key).catch(() => undefined);
+    if (record?.state === "done" && record.result)
+      return { status: "completed", result: record.result, instance: record.instance };
+    if ((await probe(nc, subjects.hand(name), encodeJson({ probe: true }), 1_000)) === "gone") {
+      throw new AppError("unavailable", `hand ${name} went away during the call`, {
+        details: { error_code: "hand_not_found" },
+      });
+    }
+  }
+}
+
+async function requestExecute(
+  nc: NatsConnection,
+  subjects: Subjects,
+  name: string,
+  req: HandExecuteRequest,
+  marginMs = 5_000,
 ): Promise<HandExecuteReply> {
   let msg: Awaited<ReturnType<NatsConnection["request"]>>;
   try {
     msg = await nc.request(subjects.hand(name), encodeJson(HandExecuteRequest.parse(req)), {
-      timeout: req.deadline_ms + (opts.marginMs ?? 5_000),
+      timeout: req.deadline_ms + marginMs,
     });
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);

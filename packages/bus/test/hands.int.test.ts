@@ -122,6 +122,66 @@ describe("execute", () => {
   });
 });
 
+describe("execute when the reply never comes", () => {
+  // The deadline is ten minutes: without the watch these calls would wait for it (and time out).
+  const long = { deadline_ms: 600_000 };
+
+  it("takes the stored result when the reply is lost on the way", async () => {
+    // A hand that runs the call and records it, but whose reply is lost (as in a NATS restart).
+    const mute = bus.nc.subscribe(bus.subjects.hand("tool.mute"), {
+      callback: (_err, m) => {
+        const req = JSON.parse(new TextDecoder().decode(m.data)) as HandExecuteRequest;
+        if (!req.tool_use_id) return m.respond(); // a liveness probe
+        void record("tool.mute", req.tool_use_id, { state: "done", instance: "m1", result: text("did it") });
+      },
+    });
+    try {
+      expect(await bus.executeOnHand("tool.mute", call("act", long))).toMatchObject({
+        status: "completed",
+        result: text("did it"),
+        instance: "m1",
+      });
+    } finally {
+      mute.unsubscribe();
+    }
+  });
+
+  it("gives up on a hand that dies with the call: hand_not_found, then unknown from its successor", async () => {
+    // The hand runs on its own connection, which closes mid-call as a killed process's would.
+    const nc = await createBus({ servers: process.env.NATS_URL!, prefix, name: "dying-hand" });
+    const hand = await nc.serveHand({
+      name: "tool.dying",
+      kind: "custom",
+      instance: "doomed",
+      tools: ["act"],
+      handler: () => new Promise<ToolResult>(() => {}),
+    });
+    const req = call("act", long);
+    const pending = bus.executeOnHand("tool.dying", req).catch((e: unknown) => e);
+    await waitFor(() => hand.inFlight() === 1);
+    await nc.nc.close();
+    expect(await pending).toMatchObject({ code: "unavailable", details: { error_code: "hand_not_found" } });
+
+    let runs = 0;
+    const successor = await bus.serveHand({
+      name: "tool.dying",
+      kind: "custom",
+      instance: "successor",
+      tools: ["act"],
+      handler: async () => {
+        runs++;
+        return text("second run");
+      },
+    });
+    try {
+      expect(await bus.executeOnHand("tool.dying", req)).toMatchObject({ status: "unknown" });
+      expect(runs).toBe(0);
+    } finally {
+      await successor.stop();
+    }
+  });
+});
+
 describe("registry", () => {
   it("announces hands and their tools, and forgets them when they stop", async () => {
     const hand = await bus.serveHand({
@@ -143,12 +203,16 @@ describe("registry", () => {
 
 /** Simulates a runner that recorded "running" and died before finishing. */
 async function dyingRecord(toolUseId: string, tool: string): Promise<void> {
+  await record("flaky", toolUseId, { state: "running", instance: "dead", tool });
+}
+
+async function record(hand: string, toolUseId: string, fields: Record<string, unknown>): Promise<void> {
   const { Kvm } = await import("@nats-io/kv");
   const kv = await new Kvm(bus.nc).open(bus.subjects.executionsBucket());
   await kv.put(
-    `flaky.${toolUseId}`,
+    `${hand}.${toolUseId}`,
     new TextEncoder().encode(
-      JSON.stringify({ state: "running", instance: "dead", tool, started_at: new Date().toISOString() }),
+      JSON.stringify({ tool: "act", started_at: new Date().toISOString(), ...fields }),
     ),
   );
 }
