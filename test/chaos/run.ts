@@ -69,7 +69,9 @@ export interface ChaosReport {
   schedule: Array<{ atMs: number; kind: FaultKind }>;
 }
 
-const LEASE_TTL_MS = 1_200;
+/** The harness's production lease settings (services/harness-worker/src/config.ts). */
+const LEASE_TTL_MS = 5_000;
+const HEARTBEAT_MS = 1_000;
 
 interface Stats {
   samples: number;
@@ -124,7 +126,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         HARNESS_MODEL_BACKOFF_MAX_MS: "500",
         HARNESS_MODEL_MAX_RETRIES: "6",
         HARNESS_LEASE_TTL_MS: String(LEASE_TTL_MS),
-        HARNESS_HEARTBEAT_MS: "300",
+        HARNESS_HEARTBEAT_MS: String(HEARTBEAT_MS),
         HARNESS_ACK_WAIT_MS: "5000",
         HARNESS_MAX_DELIVER: "50",
         TENDON_SSE_PING_MS: "2000",

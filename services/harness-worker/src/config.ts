@@ -3,9 +3,10 @@
  * chosen by ANTHROPIC_BASE_URL / ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN, as the SDK reads them.
  *
  * Lease timing: a worker heartbeats every HARNESS_HEARTBEAT_MS and its leases live
- * HARNESS_LEASE_TTL_MS past the last beat; the session-log sweeper re-wakes an orphaned session
- * within its sweep interval after that. Recovery after a SIGKILL ≈ TTL + sweep interval + one
- * wake-up round trip (about 1.5 s with the defaults).
+ * HARNESS_LEASE_TTL_MS past the last beat. The TTL only decides how soon a frozen or partitioned
+ * worker loses its sessions: a killed one is found by its presence subject within a sweep (README,
+ * "Recovery after a worker dies"). So the TTL is long enough (5 s) to ride out a starved CPU, a
+ * busy session-log or a NATS restart without leases lapsing and sessions bouncing between workers.
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { z } from "zod";
@@ -21,8 +22,8 @@ export const Env = BusEnv.extend({
   HARNESS_MODEL_BACKOFF_BASE_MS: z.coerce.number().int().min(0).default(1_000),
   HARNESS_MODEL_BACKOFF_MAX_MS: z.coerce.number().int().min(0).default(30_000),
   HARNESS_TOOL_DEADLINE_MS: z.coerce.number().int().min(100).default(120_000),
-  HARNESS_LEASE_TTL_MS: z.coerce.number().int().min(200).default(1_200),
-  HARNESS_HEARTBEAT_MS: z.coerce.number().int().min(50).default(300),
+  HARNESS_LEASE_TTL_MS: z.coerce.number().int().min(200).default(5_000),
+  HARNESS_HEARTBEAT_MS: z.coerce.number().int().min(50).default(1_000),
   HARNESS_ACK_WAIT_MS: z.coerce.number().int().min(1000).default(10_000),
   HARNESS_MAX_DELIVER: z.coerce.number().int().min(1).default(8),
   HARNESS_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
