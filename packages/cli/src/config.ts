@@ -11,8 +11,17 @@ export interface CliEnv {
   anthropicKey: string | undefined;
   anthropicAuthToken: string | undefined;
   anthropicBaseUrl: string | undefined;
+  /** The gateway the API commands talk to (TENDON_URL). */
+  apiUrl: string | undefined;
+  /** The API key they send (TENDON_API_KEY). */
+  apiKey: string | undefined;
+  /** ANSI colours off (NO_COLOR, https://no-color.org) or forced on (FORCE_COLOR). */
+  color: "never" | "always" | "auto";
   raw: NodeJS.ProcessEnv;
 }
+
+/** Where the API commands go when neither TENDON_URL nor --url says otherwise (tendon dev's default). */
+export const DEFAULT_API_URL = "http://127.0.0.1:8080";
 
 export function loadCliEnv(env: NodeJS.ProcessEnv): CliEnv {
   return {
@@ -25,6 +34,9 @@ export function loadCliEnv(env: NodeJS.ProcessEnv): CliEnv {
     anthropicKey: env.ANTHROPIC_API_KEY || undefined,
     anthropicAuthToken: env.ANTHROPIC_AUTH_TOKEN || undefined,
     anthropicBaseUrl: env.ANTHROPIC_BASE_URL || undefined,
+    apiUrl: env.TENDON_URL || undefined,
+    apiKey: env.TENDON_API_KEY || undefined,
+    color: env.NO_COLOR ? "never" : env.FORCE_COLOR && env.FORCE_COLOR !== "0" ? "always" : "auto",
     raw: env,
   };
 }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createDatabase, freePort, type ManagedProcess, resolveInfra, spawnProcess } from "@tendon/testing";
+import { writeDevCredentials } from "./api.js";
 import type { CliEnv } from "./config.js";
 import { createApiKey } from "./keys.js";
 import { REPO_ROOT, type Stack, startStack } from "./stack.js";
@@ -57,13 +58,18 @@ export async function runDev(env: CliEnv, opts: DevOptions): Promise<() => Promi
     });
     cleanups.push(() => stack.stop());
     const { key } = await createApiKey({ natsUrl: infra.natsUrl, prefix: env.prefix, name: "tendon dev" });
+    // The CLI in another terminal finds this key for this URL without any export.
+    const forget = writeDevCredentials(stack.url, key);
+    cleanups.push(async () => forget());
     out("");
     out(`Tendon is running.`);
     out(`  API URL   ${stack.url}`);
     out(`  API key   ${key}`);
     out("");
-    out(`  export ANTHROPIC_BASE_URL=${stack.url} ANTHROPIC_API_KEY=${key}`);
-    out(`  # then use @anthropic-ai/sdk's client.beta.agents / environments / sessions as usual`);
+    out(`  pnpm tendon run "hello"  # in another terminal: the CLI finds this URL and key by itself`);
+    out(`  export TENDON_URL=${stack.url} TENDON_API_KEY=${key}   # the same, explicitly`);
+    out(`  # apps: new Anthropic({ baseURL: "${stack.url}", apiKey: "<the key>" }), then`);
+    out(`  # client.beta.agents / environments / sessions as usual`);
     out("");
     out("Press Ctrl-C to stop.");
     return stopAll;
