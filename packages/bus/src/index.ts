@@ -9,4 +9,4 @@ export type { Presence } from "./presence.js";
 export type { Registrar, ServiceRegistrar } from "./registrar.js";
 export { createRegistrar } from "./registrar.js";
 export type { Handler, HandlerContext, RequestOptions, RpcObserver } from "./rpc.js";
-export type { ConsumeOptions, WakeConsumer, WakeDelivery, WakeQueueConfig } from "./wake.js";
+export type { ConsumeOptions, WakeConsumer, WakeDelivery, WakeQueueConfig, WakeQueueStats } from "./wake.js";

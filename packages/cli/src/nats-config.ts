@@ -90,6 +90,8 @@ export function rolePermissions(prefix: string): Record<NatsRole, Permissions> {
         `$JS.API.STREAM.CREATE.${wake}`,
         `$JS.API.STREAM.UPDATE.${wake}`,
         `$JS.API.CONSUMER.INFO.${wake}.harness`,
+        // The oldest waiting wake-up's age, for tendon_wake_queue_oldest_age_seconds.
+        `$JS.API.STREAM.MSG.GET.${wake}`,
         `$JS.API.CONSUMER.CREATE.${wake}.>`,
         `$JS.API.CONSUMER.DURABLE.CREATE.${wake}.harness`,
         `$JS.API.CONSUMER.MSG.NEXT.${wake}.harness`,
