@@ -6,9 +6,11 @@ import { type Bus, createRegistrar } from "@tendon/bus";
 import { AppError } from "@tendon/contracts";
 import { type Db, mapDbError } from "@tendon/db";
 import type { EgressProxy } from "@tendon/egress";
+import { combineObservers } from "@tendon/observability";
 import { type Clock, type IdGen, type Logger, wideEventLogger } from "@tendon/runtime";
 import type { CredentialProxyContext } from "./context.js";
 import type { SecretStore } from "./domain/secrets.js";
+import { type CredentialProxyMetrics, createCredentialProxyMetrics } from "./metrics.js";
 import { type EgressConfig, startEgress } from "./handlers/egress.js";
 import { registerKeyHandlers } from "./handlers/keys.js";
 import { registerMcpHandlers } from "./handlers/mcp.js";
@@ -25,6 +27,8 @@ export interface CredentialProxyDeps {
   ids: IdGen;
   log: Logger;
   secrets: SecretStore;
+  /** Prometheus metrics; a private registry when omitted (tests). */
+  metrics?: CredentialProxyMetrics;
 }
 
 export interface CredentialProxyService {
@@ -54,8 +58,12 @@ export async function checkKeys(db: Db<CredentialsDatabase>, secrets: SecretStor
 }
 
 export function createCredentialProxy(deps: CredentialProxyDeps): CredentialProxyService {
-  const ctx: CredentialProxyContext = deps;
-  const registrar = createRegistrar(deps.bus, { mapError: mapDbError, observer: wideEventLogger(deps.log) });
+  const metrics = deps.metrics ?? createCredentialProxyMetrics();
+  const ctx: CredentialProxyContext = { ...deps, metrics };
+  const registrar = createRegistrar(deps.bus, {
+    mapError: mapDbError,
+    observer: combineObservers(wideEventLogger(deps.log), metrics.rpc),
+  });
   let egress: EgressProxy | undefined;
   return {
     async start() {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { busOptions, createBus } from "@tendon/bus";
-import { createDb, runMigrations } from "@tendon/db";
+import { createDb, runMigrations, sql } from "@tendon/db";
 import {
   announceReady,
   createLogger,
@@ -13,11 +13,13 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
+import { createMetrics, databaseCheck, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import { createCredentialProxy } from "./app.js";
 import { loadConfig, masterKeyText } from "./config.js";
 import { createKeyring, parseKey } from "./domain/keyring.js";
 import { createSecretStore } from "./domain/secrets.js";
 import type { EgressConfig } from "./handlers/egress.js";
+import { createCredentialProxyMetrics } from "./metrics.js";
 import { CREDENTIAL_MIGRATIONS } from "./store/migrations.js";
 import type { CredentialsDatabase } from "./store/schema.js";
 
@@ -50,7 +52,10 @@ function egressConfig(): EgressConfig | undefined {
   };
 }
 
+const metrics = createCredentialProxyMetrics(createMetrics({ service: "credential-proxy" }));
+
 try {
+  const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const keyring = createKeyring(
     parseKey(masterKeyText(cfg)),
     (cfg.TENDON_MASTER_KEYS_OLD ?? "")
@@ -73,16 +78,20 @@ try {
     clock: systemClock,
     ids: randomIds,
     log,
+    metrics,
     secrets: createSecretStore(keyring),
     egress: egressConfig(),
   });
   await service.start();
-  announceReady("credential-proxy", { key_id: keyring.currentKeyId });
+  ops?.ready([natsCheck(bus.nc), databaseCheck(() => sql`select 1`.execute(db.kysely))]);
+  announceReady("credential-proxy", { key_id: keyring.currentKeyId, ...opsReadyFields(ops) });
   handleShutdown(
     async () => {
+      ops?.draining();
       await service.stop();
       await bus.close();
       await db.close();
+      await ops?.close();
     },
     { log },
   );

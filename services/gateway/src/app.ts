@@ -10,6 +10,7 @@ import { createAccess } from "./http/access.js";
 import { createAuthenticator } from "./http/auth.js";
 import { clientErrorStatus, envelope, rawErrorResponse, sendError, toHttpError } from "./http/errors.js";
 import { parseQuery } from "./http/query.js";
+import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerResourceRoutes } from "./routes/resources.js";
 import { registerStreamRoutes, type StreamRegistry } from "./routes/stream.js";
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   bus: Bus;
   log: Logger;
   config: GatewayConfig;
+  /** Prometheus metrics; a private registry when omitted (tests). */
+  metrics?: GatewayMetrics;
 }
 
 export interface Gateway {
@@ -70,6 +73,7 @@ const newRequestId = () => `${ID_PREFIX.request}${randomBase62(24)}`;
 
 export function createGateway(deps: GatewayDeps): Gateway {
   const { bus, log, config } = deps;
+  const metrics = deps.metrics ?? createGatewayMetrics();
   const bodyLimit = Math.max(1024, Math.min(config.maxBodyBytes, bus.maxPayload() - NATS_ENVELOPE_BYTES));
   const app = Fastify({
     logger: false,
@@ -150,6 +154,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     ),
   );
   app.addHook("onResponse", async (req, reply) => {
+    metrics.request(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
     const fields = {
       request_id: req.id,
       method: req.method,

@@ -2,9 +2,12 @@
  * Gateway configuration: the only file that reads the environment.
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
+import { OpsEnv } from "@tendon/observability";
 import { z } from "zod";
 
 export const Env = BusEnv.extend({
+  /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
+  ...OpsEnv.shape,
   HOST: z.string().default("0.0.0.0"),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   TENDON_MAX_BODY_BYTES: z.coerce

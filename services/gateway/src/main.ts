@@ -4,13 +4,19 @@
  */
 import { busOptions, createBus } from "@tendon/bus";
 import { announceReady, createLogger, handleShutdown, serializeError } from "@tendon/runtime";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import { createGateway } from "./app.js";
 import { loadConfig } from "./config.js";
+import { createGatewayMetrics } from "./metrics.js";
 
 const cfg = loadConfig(process.env);
 const log = createLogger({ service: "gateway", level: cfg.LOG_LEVEL });
 
+const metrics = createGatewayMetrics(createMetrics({ service: "gateway" }));
+
 try {
+  // The API port keeps its own /healthz and /readyz; OPS_PORT adds the ops listener with /metrics.
+  const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   let onReconnect = () => {};
   const bus = await createBus(
     busOptions(cfg, "gateway", (s) => {
@@ -21,6 +27,7 @@ try {
   const gateway = createGateway({
     bus,
     log,
+    metrics,
     config: {
       host: cfg.HOST,
       port: cfg.PORT,
@@ -32,11 +39,14 @@ try {
   });
   onReconnect = () => gateway.streams.resyncAll();
   const url = await gateway.start();
-  announceReady("gateway", { url });
+  ops?.ready([natsCheck(bus.nc)]);
+  announceReady("gateway", { url, ...opsReadyFields(ops) });
   handleShutdown(
     async () => {
+      ops?.draining();
       await gateway.stop();
       await bus.close();
+      await ops?.close();
     },
     { log },
   );

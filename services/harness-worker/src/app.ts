@@ -14,6 +14,7 @@
 import type { Bus, Subscription, WakeDelivery } from "@tendon/bus";
 import { AppError, SessionLog } from "@tendon/contracts";
 import { type Clock, type IdGen, type Logger, serializeError } from "@tendon/runtime";
+import { createHarnessMetrics, type HarnessMetrics } from "./metrics.js";
 import type { LlmPort } from "./model/port.js";
 import { type DriverConfig, SessionDriver } from "./turn/driver.js";
 import { withRetry } from "./turn/log-client.js";
@@ -37,6 +38,8 @@ export interface HarnessDeps {
   ids: IdGen;
   log: Logger;
   config: HarnessConfig;
+  /** Prometheus metrics; a private registry when omitted (tests). */
+  metrics?: HarnessMetrics;
 }
 
 export interface HarnessWorker {
@@ -48,6 +51,7 @@ export interface HarnessWorker {
 
 export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
   const { bus, log, config, clock } = deps;
+  const metrics = deps.metrics ?? createHarnessMetrics();
   const active = new Map<string, Promise<unknown>>();
   const shutdown = new AbortController();
   let consumer: ReturnType<Bus["consumeWakes"]> | undefined;
@@ -69,8 +73,10 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
   const handle = async (d: WakeDelivery): Promise<void> => {
     const sessionId = d.message.session_id;
     const slog = log.child({ session_id: sessionId, worker_id: config.workerId });
+    if (d.deliveryCount > 1) metrics.wakeRedeliveries.inc();
     if (active.has(sessionId)) {
       // Already driving it: the running loop re-reads the log before it idles.
+      metrics.wakesHandled.inc({ result: "already_driving" });
       await d.ack();
       return;
     }
@@ -79,9 +85,11 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       lease = await acquire(sessionId);
     } catch (err) {
       if (err instanceof AppError && (err.code === "not_found" || err.details?.error_code === "lease_held")) {
+        metrics.wakesHandled.inc({ result: "lease_held" });
         await d.ack();
         return;
       }
+      metrics.wakesHandled.inc({ result: "retry" });
       slog.warn("could not take the session's lease; retrying later", { err: serializeError(err) });
       d.nak(500);
       return;
@@ -92,11 +100,22 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       return;
     }
     const working = setInterval(() => d.working(), Math.max(250, Math.floor(config.ackWaitMs / 3)));
-    const driver = new SessionDriver(deps, lease.session, lease.epoch, config.workerId, shutdown.signal);
+    const driver = new SessionDriver(
+      { ...deps, metrics },
+      lease.session,
+      lease.epoch,
+      config.workerId,
+      shutdown.signal,
+    );
+    metrics.wakesHandled.inc({ result: "driven" });
+    metrics.turnsInFlight.inc();
+    const endTurn = metrics.turnDuration.startTimer();
+    let turnOutcome = "failed";
     const run = driver.run();
     active.set(sessionId, run);
     try {
       const outcome = await run;
+      turnOutcome = outcome;
       if (outcome === "fenced") {
         slog.warn("fenced: another worker took over the session; stopped without writing", {
           epoch: lease.epoch,
@@ -106,6 +125,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     } catch (err) {
       slog.error("turn failed", { err: serializeError(err), delivery: d.deliveryCount });
       if (d.deliveryCount >= config.maxDeliver) {
+        metrics.wakesHandled.inc({ result: "gave_up" });
         await giveUp(sessionId, lease.epoch, err);
         d.term("redelivery limit reached");
       } else {
@@ -115,6 +135,8 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     } finally {
       clearInterval(working);
       active.delete(sessionId);
+      metrics.turnsInFlight.dec();
+      endTurn({ outcome: turnOutcome });
     }
   };
 
@@ -180,6 +202,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     active: () => [...active.keys()],
     async start() {
       await bus.ensureWakeConsumer({ ackWaitMs: config.ackWaitMs, maxDeliver: config.maxDeliver });
+      metrics.watchWakeQueue(bus, log);
       // Creates the hand registry and execution-record buckets, so hands with scoped credentials can bind.
       await bus.hands();
       // Before any lease: the session-log probes this to learn within a sweep that we died.

@@ -9,9 +9,12 @@
  * busy session-log or a NATS restart without leases lapsing and sessions bouncing between workers.
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
+import { OpsEnv } from "@tendon/observability";
 import { z } from "zod";
 
 export const Env = BusEnv.extend({
+  /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
+  ...OpsEnv.shape,
   ANTHROPIC_BASE_URL: z.string().url().optional(),
   ANTHROPIC_API_KEY: z.string().optional(),
   ANTHROPIC_AUTH_TOKEN: z.string().optional(),

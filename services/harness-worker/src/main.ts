@@ -12,8 +12,10 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import { createHarnessWorker } from "./app.js";
 import { loadConfig } from "./config.js";
+import { createHarnessMetrics } from "./metrics.js";
 import { createAnthropicModel } from "./model/anthropic.js";
 import { agentToolDefinitions } from "./turn/tools.js";
 
@@ -21,7 +23,10 @@ const cfg = loadConfig(process.env);
 const workerId = randomIds.next("worker");
 const log = createLogger({ service: "harness-worker", level: cfg.LOG_LEVEL }).child({ worker_id: workerId });
 
+const metrics = createHarnessMetrics(createMetrics({ service: "harness-worker" }));
+
 try {
+  const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const bus = await createBus(
     busOptions(cfg, "harness-worker", (s) => log.info("nats status", { status: s.type })),
   );
@@ -37,6 +42,7 @@ try {
     clock: systemClock,
     ids: randomIds,
     log,
+    metrics,
     config: {
       workerId,
       concurrency: cfg.HARNESS_CONCURRENCY,
@@ -55,11 +61,14 @@ try {
     },
   });
   await worker.start();
-  announceReady("harness-worker", { worker_id: workerId });
+  ops?.ready([natsCheck(bus.nc)]);
+  announceReady("harness-worker", { worker_id: workerId, ...opsReadyFields(ops) });
   handleShutdown(
     async () => {
+      ops?.draining();
       await worker.stop();
       await bus.close();
+      await ops?.close();
     },
     { log, timeoutMs: cfg.HARNESS_SHUTDOWN_GRACE_MS + 5_000 },
   );

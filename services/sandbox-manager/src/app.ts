@@ -25,6 +25,7 @@ import { type Clock, type Logger, serializeError } from "@tendon/runtime";
 import { type Sandbox, SandboxDeadError, type SandboxProvider, type ToolName } from "@tendon/sandbox";
 import type { z } from "zod";
 import { type EgressBridge, type EgressBridgeConfig, openEgressBridge } from "./egress.js";
+import { createSandboxManagerMetrics, type SandboxManagerMetrics } from "./metrics.js";
 import { sandboxNetworking } from "./networking.js";
 import { cloneRepositories } from "./repositories.js";
 
@@ -52,6 +53,8 @@ export interface SandboxManagerDeps {
   clock: Clock;
   log: Logger;
   config: SandboxManagerConfig;
+  /** Prometheus metrics; a private registry when omitted (tests). */
+  metrics?: SandboxManagerMetrics;
 }
 
 interface Entry {
@@ -86,6 +89,12 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
   const pending = new Map<string, Promise<SandboxInfo>>();
   const subs: Array<{ unsubscribe(): void }> = [];
   let reaper: NodeJS.Timeout | undefined;
+  const metrics = deps.metrics ?? createSandboxManagerMetrics();
+  metrics.watchSandboxes(() => {
+    const n = { starting: pending.size, ready: 0, dead: 0 };
+    for (const e of local.values()) n[e.info.state]++;
+    return n;
+  });
 
   const retire = async (sessionId: string, why: string) => {
     const e = local.get(sessionId);
@@ -233,7 +242,19 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
         start_ms: 0,
       };
     }
-    const p = create(req).finally(() => pending.delete(sessionId));
+    const done = metrics.provisionDuration.startTimer();
+    const p = create(req)
+      .then(
+        (info) => {
+          done({ outcome: "ok" });
+          return info;
+        },
+        (err: unknown) => {
+          done({ outcome: "error" });
+          throw err;
+        },
+      )
+      .finally(() => pending.delete(sessionId));
     pending.set(sessionId, p);
     return p;
   };

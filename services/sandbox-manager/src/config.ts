@@ -3,9 +3,12 @@
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { EgressSecret } from "@tendon/egress";
+import { OpsEnv } from "@tendon/observability";
 import { z } from "zod";
 
 export const Env = BusEnv.extend({
+  /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
+  ...OpsEnv.shape,
   TENDON_SANDBOX_PROVIDER: z.enum(["process"]).default("process"),
   TENDON_SANDBOX_DIR: z.string().default("/tmp/tendon-sandboxes"),
   TENDON_SANDBOX_IDLE_MS: z.coerce.number().int().min(1000).default(600_000),

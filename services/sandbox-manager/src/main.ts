@@ -14,8 +14,10 @@ import {
   systemClock,
 } from "@tendon/runtime";
 import { createDelayedProvider, createProcessProvider, type SandboxLimits } from "@tendon/sandbox";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import { createSandboxManager } from "./app.js";
 import { loadConfig } from "./config.js";
+import { createSandboxManagerMetrics } from "./metrics.js";
 
 const cfg = loadConfig(process.env);
 const instanceId = randomIds.next("worker").replace(/^wrk_/, "sbm_");
@@ -50,7 +52,10 @@ function egressConfig() {
   };
 }
 
+const metrics = createSandboxManagerMetrics(createMetrics({ service: "sandbox-manager" }));
+
 try {
+  const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const bus = await createBus(
     busOptions(cfg, "sandbox-manager", (s) => log.info("nats status", { status: s.type })),
   );
@@ -71,6 +76,7 @@ try {
     provider,
     clock: systemClock,
     log,
+    metrics,
     config: {
       instanceId,
       idleMs: cfg.TENDON_SANDBOX_IDLE_MS,
@@ -79,11 +85,14 @@ try {
     },
   });
   await manager.start();
-  announceReady("sandbox-manager", { instance: instanceId, provider: provider.name });
+  ops?.ready([natsCheck(bus.nc)]);
+  announceReady("sandbox-manager", { instance: instanceId, provider: provider.name, ...opsReadyFields(ops) });
   handleShutdown(
     async () => {
+      ops?.draining();
       await manager.stop();
       await bus.close();
+      await ops?.close();
     },
     { log },
   );

@@ -3,6 +3,7 @@
  */
 import { type Bus, createRegistrar } from "@tendon/bus";
 import { type Db, mapDbError } from "@tendon/db";
+import { combineObservers } from "@tendon/observability";
 import { type Clock, type IdGen, type Logger, wideEventLogger } from "@tendon/runtime";
 import type { HandlerContext, SessionLogConfig } from "./context.js";
 import { createEffects } from "./effects.js";
@@ -14,6 +15,7 @@ import { registerHarnessHandlers } from "./handlers/harness.js";
 import { registerResourceHandlers } from "./handlers/resources.js";
 import { registerSessionHandlers } from "./handlers/sessions.js";
 import { registerWorkHandlers } from "./handlers/work.js";
+import { createSessionLogMetrics, type SessionLogMetrics } from "./metrics.js";
 import { type Sweeper, startSweeper } from "./sweeper.js";
 
 export interface SessionLogDeps {
@@ -23,6 +25,8 @@ export interface SessionLogDeps {
   ids: IdGen;
   log: Logger;
   config: SessionLogConfig;
+  /** Prometheus metrics; a private registry when omitted (tests). */
+  metrics?: SessionLogMetrics;
 }
 
 export interface SessionLogService {
@@ -33,8 +37,12 @@ export interface SessionLogService {
 
 export function createSessionLog(deps: SessionLogDeps): SessionLogService {
   const { bus, log } = deps;
-  const ctx: HandlerContext = { ...deps, effects: createEffects(bus, log) };
-  const registrar = createRegistrar(bus, { mapError: mapDbError, observer: wideEventLogger(log) });
+  const metrics = deps.metrics ?? createSessionLogMetrics();
+  const ctx: HandlerContext = { ...deps, effects: createEffects(bus, log), metrics };
+  const registrar = createRegistrar(bus, {
+    mapError: mapDbError,
+    observer: combineObservers(wideEventLogger(log), metrics.rpc),
+  });
   const on = registrar.on;
   let sweeper: Sweeper | undefined;
 

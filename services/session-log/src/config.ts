@@ -2,11 +2,14 @@
  * Session-log configuration: the only file that reads the environment.
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
+import { OpsEnv } from "@tendon/observability";
 import { z } from "zod";
 
 const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 export const Env = BusEnv.extend({
+  /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
+  ...OpsEnv.shape,
   DATABASE_URL: z.string().min(1, "DATABASE_URL is required (postgres://user@host:port/db)"),
   TENDON_DB_SCHEMA: z
     .string()

@@ -5,6 +5,7 @@ import type { Bus } from "@tendon/bus";
 import type { LoggedEvent } from "@tendon/contracts";
 import type { Db } from "@tendon/db";
 import type { Clock, IdGen, Logger } from "@tendon/runtime";
+import type { SessionLogMetrics } from "./metrics.js";
 
 export interface SessionLogConfig {
   /** How often the sweeper looks for running sessions without a live harness. */
@@ -37,4 +38,5 @@ export interface HandlerContext {
   log: Logger;
   config: SessionLogConfig;
   effects: Effects;
+  metrics: SessionLogMetrics;
 }

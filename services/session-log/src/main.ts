@@ -3,7 +3,7 @@
  * session-log process: config → clients → createSessionLog(deps).start() → graceful stop.
  */
 import { busOptions, createBus } from "@tendon/bus";
-import { createDb, migrateToLatest } from "@tendon/db";
+import { createDb, migrateToLatest, sql } from "@tendon/db";
 import {
   announceReady,
   createLogger,
@@ -12,13 +12,18 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
+import { createMetrics, databaseCheck, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import { createSessionLog } from "./app.js";
 import { loadConfig } from "./config.js";
+import { createSessionLogMetrics } from "./metrics.js";
 
 const cfg = loadConfig(process.env);
 const log = createLogger({ service: "session-log", level: cfg.LOG_LEVEL });
 
+const metrics = createSessionLogMetrics(createMetrics({ service: "session-log" }));
+
 try {
+  const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const db = createDb({
     url: cfg.DATABASE_URL,
     schema: cfg.TENDON_DB_SCHEMA,
@@ -35,6 +40,7 @@ try {
     clock: systemClock,
     ids: randomIds,
     log,
+    metrics,
     config: {
       sweepIntervalMs: cfg.TENDON_SWEEP_INTERVAL_MS,
       sweepGraceMs: cfg.TENDON_SWEEP_GRACE_MS,
@@ -49,12 +55,15 @@ try {
     );
   }
   await service.start();
-  announceReady("session-log");
+  ops?.ready([natsCheck(bus.nc), databaseCheck(() => sql`select 1`.execute(db.kysely))]);
+  announceReady("session-log", opsReadyFields(ops));
   handleShutdown(
     async () => {
+      ops?.draining();
       await service.stop();
       await bus.close();
       await db.close();
+      await ops?.close();
     },
     { log },
   );

@@ -63,7 +63,10 @@ export function startSweeper(ctx: HandlerContext): Sweeper {
         cause: `sweep:${o.lease_epoch}:${o.last_seq}:${bucket}`,
       });
     }
-    if (orphans.length > 0) log.info("sweeper re-woke sessions", { count: orphans.length });
+    if (orphans.length > 0) {
+      ctx.metrics.sweeperRewakes.inc(orphans.length);
+      log.info("sweeper re-woke sessions", { count: orphans.length });
+    }
     return orphans.length;
   };
 

@@ -84,6 +84,7 @@ export async function writeSession<T>(
   });
   if (queued) ctx.bus.notifyWorkAvailable(queued);
   if (plan && plan.events.length > 0) {
+    ctx.metrics.eventsAppended.inc(plan.events.length);
     await effects.committed(
       sessionId,
       plan.events.map((e) => ({ seq: e.seq, event: e.event })),

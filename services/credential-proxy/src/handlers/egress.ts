@@ -166,6 +166,10 @@ export async function startEgress(
   };
 
   const record = (r: EgressRecord) => {
+    ctx.metrics?.egressRequests.inc({
+      decision: r.blocked ? "blocked" : "allowed",
+      credential: r.credentialIds.length > 0 ? "injected" : "none",
+    });
     ctx.db.kysely
       .insertInto("egress_log")
       .values({

@@ -23,6 +23,7 @@ import {
   type Usage,
 } from "@tendon/contracts";
 import type { Clock, IdGen, Logger } from "@tendon/runtime";
+import type { HarnessMetrics } from "../metrics.js";
 import { type LlmPort, ModelCallError, type ModelContentBlock, type ModelResult } from "../model/port.js";
 import { buildRequest, type ToolDefinitionSource } from "./context.js";
 import { decide, type LogView, readLog, type ToolCall } from "./derive.js";
@@ -48,6 +49,7 @@ export interface DriverDeps {
   ids: IdGen;
   log: Logger;
   config: DriverConfig;
+  metrics?: HarnessMetrics | undefined;
 }
 
 export type DriverOutcome = "done" | "fenced" | "handed_back";
@@ -451,12 +453,19 @@ export class SessionDriver {
       ]);
       if (ctl.signal.aborted) return this.abortedCall(ctl, basis, startId);
       const previewIds = new Map<number, string>();
+      const m = this.d.metrics;
+      const firstToken = m?.timeToFirstToken.startTimer();
+      let sawFirst = false;
       let result: ModelResult;
       try {
         result = await this.d.llm.stream(request, {
           signal: ctl.signal,
           observer: {
             onBlockStart: (index, type) => {
+              if (!sawFirst) {
+                sawFirst = true;
+                firstToken?.();
+              }
               if (type !== "text" && type !== "thinking") return;
               const id = this.d.ids.next("event");
               previewIds.set(index, id);
@@ -475,9 +484,13 @@ export class SessionDriver {
           },
         });
       } catch (e) {
-        if (ctl.signal.aborted) return this.abortedCall(ctl, basis, startId);
+        if (ctl.signal.aborted) {
+          m?.modelRequests.inc({ outcome: "interrupted" });
+          return this.abortedCall(ctl, basis, startId);
+        }
         return this.failedCall(e, basis, startId, attempt);
       }
+      m?.modelRequests.inc({ outcome: "ok" });
       const items = this.outputItems(result.content, basis, previewIds);
       items.push({
         ...this.spanEnd(`m:${basis}:end`, startId, false, undefined, result.usage),
@@ -499,6 +512,8 @@ export class SessionDriver {
       e instanceof ModelCallError
         ? e
         : new ModelCallError("model_request_failed_error", String(e), true, undefined, { cause: e });
+    this.d.metrics?.modelRequests.inc({ outcome: "error" });
+    this.d.metrics?.modelErrors.inc({ type: err.type });
     this.d.log.warn("model call failed", {
       session_id: this.session.id,
       type: err.type,

@@ -26,6 +26,9 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
         details: { error_code: "lease_held" },
       });
     }
+    const kind = !row.prev_owner ? "fresh" : row.prev_owner === worker_id ? "renewed" : "takeover";
+    ctx.metrics.leaseAcquisitions.inc({ kind });
+    if (kind === "takeover") ctx.metrics.leaseTakeovers.inc();
     let environment: EnvironmentConfig | null = null;
     try {
       environment = (await envs.getEnvironment(db.kysely, row.environment_id)).config as EnvironmentConfig;

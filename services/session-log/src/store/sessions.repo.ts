@@ -139,17 +139,25 @@ export async function deleteSession(db: Executor, id: string): Promise<void> {
  * the 500-session chaos run). Every grant bumps the epoch, which fences anything the worker
  * started under the old one. Returns the new row, or undefined when another live worker holds it.
  */
+/**
+ * Takes the session's lease (epoch + 1) when this worker holds it or no live worker does.
+ * `prev_owner` is the holder before this update (the sub-select reads the statement's snapshot):
+ * null for a fresh lease, another worker's id for a takeover.
+ */
 export async function acquireLease(
   db: Executor,
   id: string,
   workerId: string,
-): Promise<SessionRow | undefined> {
+): Promise<(SessionRow & { prev_owner: string | null }) | undefined> {
   return db
     .updateTable("sessions as s")
     .set({ lease_owner: workerId, lease_epoch: sql`s.lease_epoch + 1` })
     .where("s.id", "=", id)
     .where((eb) => eb.or([eb("s.lease_owner", "=", workerId), noLiveOwner(eb)]))
     .returningAll()
+    .returning((eb) =>
+      eb.selectFrom("sessions as p").select("p.lease_owner").where("p.id", "=", id).as("prev_owner"),
+    )
     .executeTakeFirst();
 }
 
