@@ -6,6 +6,7 @@ import type { Bus } from "@tendon/bus";
 import { AppError, ID_PREFIX } from "@tendon/contracts";
 import { type Logger, randomBase62, serializeError } from "@tendon/runtime";
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerConsoleRoutes } from "./console.js";
 import { createAccess } from "./http/access.js";
 import { createAuthenticator } from "./http/auth.js";
 import { clientErrorStatus, envelope, rawErrorResponse, sendError, toHttpError } from "./http/errors.js";
@@ -138,6 +139,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     req.requestId = req.id;
     reply.header("request-id", req.id);
     if (req.url === "/healthz" || req.url === "/readyz") return;
+    // Routes registered with `config: { public: true }` (the console's static files) need no key.
+    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
     req.principal = await auth.authenticate(req.headers);
   });
 
@@ -180,6 +183,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   registerEventRoutes(app, bus, access);
   registerWorkRoutes(app, bus, access);
   registerVaultRoutes(app, bus, access);
+  registerConsoleRoutes(app);
   const streams = registerStreamRoutes(
     app,
     bus,
