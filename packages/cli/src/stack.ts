@@ -44,9 +44,19 @@ export interface StackOptions {
   onLine?: (service: string, line: string) => void;
 }
 
+/** A service process's ops listener (/healthz, /readyz, /metrics), when it runs with OPS_PORT. */
+export interface OpsEndpoint {
+  readonly service: ServiceName;
+  /** The process's name in the stack (`harness-worker-4`). */
+  readonly name: string;
+  readonly url: string;
+}
+
 export interface Stack {
   readonly url: string;
   readonly urls: string[];
+  /** Every ops listener, in start order (set OPS_PORT=0 in `env` to give each service one). */
+  readonly ops: OpsEndpoint[];
   readonly sessionLogs: ManagedProcess[];
   readonly gateways: ManagedProcess[];
   readonly harness: ManagedProcess[];
@@ -57,6 +67,16 @@ export interface Stack {
 }
 
 const READY = /"event":"ready"/;
+
+/** The `ops_url` a service announces on its ready line (see `opsReadyFields`), if any. */
+function opsUrlOf(readyLine: string): string | undefined {
+  try {
+    const v = (JSON.parse(readyLine) as { ops_url?: unknown }).ops_url;
+    return typeof v === "string" ? v : undefined;
+  } catch {
+    return undefined; // not JSON: a service without an ops listener (policy: nothing to learn)
+  }
+}
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const base: Record<string, string> = {
@@ -79,6 +99,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const sandboxManagers: ManagedProcess[] = [];
   const credentialProxies: ManagedProcess[] = [];
   const urls: string[] = [];
+  const ops: OpsEndpoint[] = [];
   let counter = 0;
 
   const startService = async (
@@ -97,6 +118,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       readyTimeoutMs: 30_000,
       ...(opts.onLine ? { onLine: (line: string) => opts.onLine?.(`${name}-${n}`, line) } : {}),
     });
+    const opsUrl = opsUrlOf(await proc.waitForLine(READY, 1_000));
+    if (opsUrl) ops.push({ service: name, name: proc.name, url: opsUrl });
     if (name === "session-log") sessionLogs.push(proc);
     else if (name === "gateway") {
       gateways.push(proc);
@@ -134,6 +157,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       return urls[0]!;
     },
     urls,
+    ops,
     sessionLogs,
     gateways,
     harness,
