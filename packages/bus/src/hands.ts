@@ -29,6 +29,16 @@ import {
 } from "@tendon/contracts";
 import { decodeJson, encodeJson } from "./codec.js";
 import { probe } from "./presence.js";
+import {
+  activate,
+  endSpan,
+  incomingContext,
+  type Span,
+  SpanKind,
+  startIncoming,
+  startOutgoing,
+  withTraceHeaders,
+} from "./tracing.js";
 
 const EXECUTIONS_TTL_MS = 24 * 3600_000;
 const REGISTRY_TTL_MS = 30_000;
@@ -191,11 +201,26 @@ export async function serveHand(
     queue: subjects.handQueue(opts.name),
     callback: (err, msg) => {
       if (err) return;
-      void (async () => {
+      // A call sent inside a trace runs inside its SERVER span.
+      const parent = incomingContext(msg.headers);
+      const span = parent
+        ? startIncoming("execute_tool", SpanKind.SERVER, parent, {
+            "gen_ai.operation.name": "execute_tool",
+            "tendon.hand": opts.name,
+            ...(opts.sessionId ? { "tendon.session_id": opts.sessionId } : {}),
+          })
+        : undefined;
+      const handleCall = async () => {
         let reply: unknown;
+        let failure: AppError | undefined;
         try {
           const parsed = HandExecuteRequest.safeParse(decodeJson(msg.data));
           if (!parsed.success) throw new AppError("invalid_request", formatZodError(parsed.error));
+          span?.updateName(`execute_tool ${parsed.data.tool}`);
+          span?.setAttributes({
+            "gen_ai.tool.name": parsed.data.tool,
+            "gen_ai.tool.call.id": parsed.data.tool_use_id,
+          });
           if (!opts.tools.includes(parsed.data.tool)) {
             throw new AppError("not_found", `hand ${opts.name} does not serve tool "${parsed.data.tool}"`);
           }
@@ -207,13 +232,17 @@ export async function serveHand(
               : new AppError("internal", e instanceof Error ? e.message : String(e), { cause: e });
           if (ae.code === "internal") opts.onError?.(e);
           reply = { ok: false, error: ae.toWire() };
+          failure = ae;
         }
         try {
           msg.respond(encodeJson(reply));
         } catch (e) {
           opts.onError?.(e);
         }
-      })();
+        endSpan(span, failure);
+      };
+      if (parent && span) activate(parent, span, () => void handleCall());
+      else void handleCall();
     },
   });
 
@@ -285,7 +314,33 @@ export async function executeOnHand(
   req: HandExecuteRequest,
   opts: ExecuteOptions = {},
 ): Promise<HandExecuteReply> {
-  const reply = requestExecute(nc, subjects, name, req, opts.marginMs);
+  const span = startOutgoing(`execute_tool ${req.tool}`, SpanKind.CLIENT, {
+    "gen_ai.operation.name": "execute_tool",
+    "gen_ai.tool.name": req.tool,
+    "gen_ai.tool.call.id": req.tool_use_id,
+    "tendon.hand": name,
+    "tendon.session_id": req.session_id,
+  });
+  try {
+    const reply = await awaitExecute(nc, subjects, name, req, opts, span);
+    span?.setAttribute("tendon.execute.status", reply.status);
+    endSpan(span);
+    return reply;
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
+}
+
+async function awaitExecute(
+  nc: NatsConnection,
+  subjects: Subjects,
+  name: string,
+  req: HandExecuteRequest,
+  opts: ExecuteOptions,
+  span: Span | undefined,
+): Promise<HandExecuteReply> {
+  const reply = requestExecute(nc, subjects, name, req, opts.marginMs, span);
   if (!opts.stores) return reply;
   const watch = new AbortController();
   reply.catch(() => {}); // settled by the race below; a late rejection must not go unhandled
@@ -333,11 +388,14 @@ async function requestExecute(
   name: string,
   req: HandExecuteRequest,
   marginMs = 5_000,
+  span?: Span,
 ): Promise<HandExecuteReply> {
   let msg: Awaited<ReturnType<NatsConnection["request"]>>;
+  const headers = withTraceHeaders(span);
   try {
     msg = await nc.request(subjects.hand(name), encodeJson(HandExecuteRequest.parse(req)), {
       timeout: req.deadline_ms + marginMs,
+      ...(headers ? { headers } : {}),
     });
   } catch (err) {
     const text = err instanceof Error ? err.message : String(err);

@@ -30,6 +30,16 @@ import {
 } from "@tendon/contracts";
 import type { z } from "zod";
 import { decodeJson, encodeJson } from "./codec.js";
+import {
+  activate,
+  endSpan,
+  incomingContext,
+  type Span,
+  SpanKind,
+  startIncoming,
+  startOutgoing,
+  withTraceHeaders,
+} from "./tracing.js";
 
 export interface RequestOptions {
   timeoutMs?: number;
@@ -61,6 +71,17 @@ function replySchema(e: Endpoint): z.ZodType {
   return s;
 }
 
+/** `rpc.*` attributes of a span for endpoint `e` (named `<service>/<op>`). */
+function rpcAttributes(e: Endpoint, subject: string) {
+  return {
+    "rpc.system": "nats",
+    "rpc.service": e.service,
+    "rpc.method": e.op,
+    "messaging.system": "nats",
+    "messaging.destination.name": subject,
+  };
+}
+
 export async function request<E extends Endpoint>(
   nc: NatsConnection,
   subjects: Subjects,
@@ -69,11 +90,31 @@ export async function request<E extends Endpoint>(
   opts: RequestOptions = {},
 ): Promise<ResponseOf<E>> {
   const subject = subjects.rpc(e.service, e.op);
+  const span = startOutgoing(`${e.service}/${e.op}`, SpanKind.CLIENT, rpcAttributes(e, subject));
+  try {
+    const result = await sendRequest(nc, subject, e, req, opts, span);
+    endSpan(span);
+    return result;
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
+}
+
+async function sendRequest<E extends Endpoint>(
+  nc: NatsConnection,
+  subject: string,
+  e: E,
+  req: RequestOf<E>,
+  opts: RequestOptions,
+  span: Span | undefined,
+): Promise<ResponseOf<E>> {
   let hdrs: MsgHdrs | undefined;
   if (opts.headers) {
     hdrs = natsHeaders();
     for (const [k, v] of Object.entries(opts.headers)) hdrs.set(k, v);
   }
+  hdrs = withTraceHeaders(span, hdrs);
   let msg: Msg;
   try {
     msg = await nc.request(subject, encodeJson(req), {
@@ -132,12 +173,25 @@ export function serve<E extends Endpoint>(
     queue: subjects.rpcQueue(e.service),
     callback: (err, msg) => {
       if (err) return;
-      void handle(e, handler, msg, observer);
+      // A request sent inside a trace is handled inside its SERVER span (its logs and calls too).
+      const parent = incomingContext(msg.headers);
+      if (!parent) {
+        void handle(e, handler, msg, observer);
+        return;
+      }
+      const span = startIncoming(`${e.service}/${e.op}`, SpanKind.SERVER, parent, rpcAttributes(e, subject));
+      activate(parent, span, () => void handle(e, handler, msg, observer, span));
     },
   });
 }
 
-async function handle<E extends Endpoint>(e: E, handler: Handler<E>, msg: Msg, observer: RpcObserver) {
+async function handle<E extends Endpoint>(
+  e: E,
+  handler: Handler<E>,
+  msg: Msg,
+  observer: RpcObserver,
+  span?: Span,
+) {
   const started = performance.now();
   let payload: unknown;
   let failure: AppError | undefined;
@@ -176,4 +230,5 @@ async function handle<E extends Endpoint>(e: E, handler: Handler<E>, msg: Msg, o
     durationMs: performance.now() - started,
     ...(failure ? { error: failure } : {}),
   });
+  endSpan(span, failure);
 }

@@ -20,8 +20,18 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/nats-core";
+import { ROOT_CONTEXT } from "@opentelemetry/api";
 import { type Subjects, WakeMessage, wakeMessageId } from "@tendon/contracts";
 import { decodeJson, encodeJson } from "./codec.js";
+import {
+  activate,
+  endSpan,
+  incomingContext,
+  SpanKind,
+  startIncoming,
+  startOutgoing,
+  withTraceHeaders,
+} from "./tracing.js";
 
 export interface WakeQueueConfig {
   /** Redelivery after this long without ack or `working()`. @default 30_000 */
@@ -88,10 +98,28 @@ export async function enqueueWake(
   msg: WakeMessage,
 ): Promise<{ duplicate: boolean }> {
   const js = jetstream(nc);
-  const ack = await js.publish(subjects.wake(msg.session_id), encodeJson(WakeMessage.parse(msg)), {
-    msgID: wakeMessageId(msg),
+  // The wake-up carries the context of whatever appended (a client's request, a tool result), so
+  // the harness turn it starts joins that trace.
+  const span = startOutgoing("publish wake", SpanKind.PRODUCER, {
+    "messaging.system": "nats",
+    "messaging.operation.type": "send",
+    "messaging.destination.name": subjects.wakeAll(),
+    "tendon.session_id": msg.session_id,
+    "tendon.wake.reason": msg.reason,
   });
-  return { duplicate: ack.duplicate };
+  try {
+    const headers = withTraceHeaders(span);
+    const ack = await js.publish(subjects.wake(msg.session_id), encodeJson(WakeMessage.parse(msg)), {
+      msgID: wakeMessageId(msg),
+      ...(headers ? { headers } : {}),
+    });
+    span?.setAttribute("tendon.wake.duplicate", ack.duplicate);
+    endSpan(span);
+    return { duplicate: ack.duplicate };
+  } catch (err) {
+    endSpan(span, err);
+    throw err;
+  }
 }
 
 export interface WakeDelivery {
@@ -152,7 +180,23 @@ export function consumeWakes(nc: NatsConnection, subjects: Subjects, opts: Consu
       opts.onPoison?.(err);
       return;
     }
-    const p = opts.handler(delivery(m, parsed)).catch((err: unknown) => opts.onError?.(err));
+    // Every wake-up is handled in a CONSUMER span: a child of the publisher's when it sent one.
+    const parent = incomingContext(m.headers) ?? ROOT_CONTEXT;
+    const span = startIncoming("process wake", SpanKind.CONSUMER, parent, {
+      "messaging.system": "nats",
+      "messaging.operation.type": "process",
+      "messaging.destination.name": subjects.wakeAll(),
+      "tendon.session_id": parsed.session_id,
+      "tendon.wake.reason": parsed.reason,
+      "tendon.wake.delivery_count": m.info.deliveryCount,
+    });
+    const p = activate(parent, span, () => opts.handler(delivery(m, parsed))).then(
+      () => endSpan(span),
+      (err: unknown) => {
+        endSpan(span, err);
+        opts.onError?.(err);
+      },
+    );
     inFlight.add(p);
     void p.finally(() => {
       inFlight.delete(p);
