@@ -5,8 +5,10 @@
  * - Logging never throws into the caller.
  * - Secret-bearing fields are redacted by path before a line is written; values that look like
  *   Tendon or Anthropic keys are masked wherever they appear in strings.
- * - Every line carries `service`; children add `session_id`, `trace_id`, ... as fields.
+ * - Every line carries `service`; children add `session_id`, ... as fields. A line written while an
+ *   OpenTelemetry span is active carries its `trace_id` and `span_id` (nothing when tracing is off).
  */
+import { trace } from "@opentelemetry/api";
 import { type DestinationStream, type Logger as PinoLogger, pino } from "pino";
 
 export type LogFields = Record<string, unknown>;
@@ -59,6 +61,13 @@ export function maskSecrets(text: string): string {
   return text.replace(SECRET_PATTERN, (m) => `${m.slice(0, 8)}…[redacted]`);
 }
 
+/** The active span's ids, for pino's mixin (a fresh object: pino merges the line into it). */
+function traceFields(): LogFields {
+  const sc = trace.getActiveSpan()?.spanContext();
+  if (!sc || !trace.isSpanContextValid(sc)) return {};
+  return { trace_id: sc.traceId, span_id: sc.spanId };
+}
+
 function wrap(p: PinoLogger): Logger {
   const emit =
     (level: "debug" | "info" | "warn" | "error") =>
@@ -85,6 +94,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       level: opts.level ?? "info",
       base: { service: opts.service },
       messageKey: "msg",
+      mixin: traceFields,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
