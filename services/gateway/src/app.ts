@@ -12,6 +12,8 @@ import { createAuthenticator } from "./http/auth.js";
 import { clientErrorStatus, envelope, rawErrorResponse, sendError, toHttpError } from "./http/errors.js";
 import { parseQuery } from "./http/query.js";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.js";
+import { createRouteCatalog } from "./openapi/catalog.js";
+import { registerOpenApiRoutes } from "./openapi/routes.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerResourceRoutes } from "./routes/resources.js";
 import { registerStreamRoutes, type StreamRegistry } from "./routes/stream.js";
@@ -106,6 +108,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       .writeHead(417, { "content-type": "application/json", "request-id": id, connection: "close" })
       .end(JSON.stringify(envelope(e, id)));
   });
+  // Before the first route: the OpenAPI document lists every route this catalog sees.
+  const catalog = createRouteCatalog(app);
   const auth = createAuthenticator(bus, { cacheMs: config.authCacheMs });
 
   app.removeAllContentTypeParsers();
@@ -183,6 +187,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   registerEventRoutes(app, bus, access);
   registerWorkRoutes(app, bus, access);
   registerVaultRoutes(app, bus, access);
+  registerOpenApiRoutes(app, catalog);
   registerConsoleRoutes(app);
   const streams = registerStreamRoutes(
     app,

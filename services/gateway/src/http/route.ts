@@ -5,6 +5,7 @@
 import { AppError, formatZodError, type Principal } from "@tendon/contracts";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import type { z } from "zod";
+import type { RouteDoc } from "../openapi/contract.js";
 
 export interface RouteInput<P, Q, B> {
   params: P;
@@ -15,15 +16,26 @@ export interface RouteInput<P, Q, B> {
   reply: FastifyReply;
 }
 
-export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+export interface RouteSpec<
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> {
   method: HTTPMethods;
   url: string;
   params?: P;
   query?: Q;
   body?: B;
+  /** The 200 body, for the API reference (`/v1/openapi.json`); the handler must return its type. */
+  response?: R;
+  /** More for the API reference: a summary, headers it reads, an SSE or 204 response. */
+  doc?: RouteDoc;
   /** Who may call it. @default only API keys */
   allow?: (p: Principal, params: z.output<P>) => boolean | Promise<boolean>;
-  handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
+  handler(
+    input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>,
+  ): Promise<z.output<R> | FastifyReply | undefined>;
 }
 
 function parsePart<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
@@ -35,13 +47,16 @@ function parsePart<T extends z.ZodType>(schema: T | undefined, value: unknown, w
 
 const apiKeysOnly = (p: Principal) => p.type === "api_key";
 
-export function addRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(
+export function addRoute<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
   app: FastifyInstance,
-  spec: RouteSpec<P, Q, B>,
+  spec: RouteSpec<P, Q, B, R>,
 ): void {
+  const { params, query, body, response, doc } = spec;
   app.route({
     method: spec.method,
     url: spec.url,
+    // The schemas travel with the route: the OpenAPI document is built from them.
+    config: { contract: { params, query, body, response, doc, scoped: spec.allow !== undefined } },
     handler: async (req, reply) => {
       const principal = req.principal;
       if (!principal) throw new AppError("authentication", "missing API key");

@@ -4,19 +4,28 @@
  */
 import type { Bus } from "@tendon/bus";
 import {
+  Agent,
   AgentCreateParams,
   AgentListQuery,
   AgentRetrieveQuery,
   AgentUpdateParams,
+  Environment,
   EnvironmentCreateParams,
+  EnvironmentDeleted,
   EnvironmentListQuery,
   EnvironmentUpdateParams,
+  PageOf,
   ResourceAddParams,
+  ResourceDeleted,
   ResourceListQuery,
   ResourceUpdateParams,
+  Session,
   SessionCreateParams,
+  SessionDeleted,
   SessionListQuery,
   SessionLog,
+  SessionPage,
+  SessionResource,
   SessionUpdateParams,
 } from "@tendon/contracts";
 import type { FastifyInstance } from "fastify";
@@ -43,12 +52,14 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     method: "POST",
     url: "/v1/agents",
     body: AgentCreateParams,
+    response: Agent,
     handler: ({ body }) => bus.request(SessionLog.agentsCreate, body),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/agents",
     query: AgentListQuery,
+    response: PageOf(Agent),
     handler: ({ query }) => bus.request(SessionLog.agentsList, query),
   });
   addRoute(app, {
@@ -56,6 +67,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/agents/:id",
     params: IdParam,
     query: AgentRetrieveQuery,
+    response: Agent,
     handler: ({ params, query }) =>
       bus.request(SessionLog.agentsRetrieve, {
         id: params.id,
@@ -67,12 +79,14 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/agents/:id",
     params: IdParam,
     body: AgentUpdateParams,
+    response: Agent,
     handler: ({ params, body }) => bus.request(SessionLog.agentsUpdate, { id: params.id, params: body }),
   });
   addRoute(app, {
     method: "POST",
     url: "/v1/agents/:id/archive",
     params: IdParam,
+    response: Agent,
     handler: ({ params }) => bus.request(SessionLog.agentsArchive, { id: params.id }),
   });
   addRoute(app, {
@@ -80,6 +94,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/agents/:id/versions",
     params: IdParam,
     query: Paging,
+    response: PageOf(Agent),
     handler: ({ params, query }) => bus.request(SessionLog.agentsVersions, { id: params.id, ...query }),
   });
 
@@ -88,18 +103,21 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     method: "POST",
     url: "/v1/environments",
     body: EnvironmentCreateParams,
+    response: Environment,
     handler: ({ body }) => bus.request(SessionLog.environmentsCreate, body),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/environments",
     query: EnvironmentListQuery,
+    response: PageOf(Environment),
     handler: ({ query }) => bus.request(SessionLog.environmentsList, query),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/environments/:id",
     params: IdParam,
+    response: Environment,
     handler: ({ params }) => bus.request(SessionLog.environmentsRetrieve, params),
   });
   addRoute(app, {
@@ -107,6 +125,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/environments/:id",
     params: IdParam,
     body: EnvironmentUpdateParams,
+    response: Environment,
     handler: ({ params, body }) =>
       bus.request(SessionLog.environmentsUpdate, { id: params.id, params: body }),
   });
@@ -114,12 +133,14 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     method: "DELETE",
     url: "/v1/environments/:id",
     params: IdParam,
+    response: EnvironmentDeleted,
     handler: ({ params }) => bus.request(SessionLog.environmentsDelete, params),
   });
   addRoute(app, {
     method: "POST",
     url: "/v1/environments/:id/archive",
     params: IdParam,
+    response: Environment,
     handler: ({ params }) => bus.request(SessionLog.environmentsArchive, params),
   });
 
@@ -128,18 +149,21 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     method: "POST",
     url: "/v1/sessions",
     body: SessionCreateParams,
+    response: Session,
     handler: ({ body }) => bus.request(SessionLog.sessionsCreate, body),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/sessions",
     query: SessionListQueryIn,
+    response: SessionPage,
     handler: ({ query }) => bus.request(SessionLog.sessionsList, query),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/sessions/:id",
     params: IdParam,
+    response: Session,
     allow: (p, params) => access.session(p, params.id),
     handler: ({ params }) => bus.request(SessionLog.sessionsRetrieve, params),
   });
@@ -148,18 +172,21 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/sessions/:id",
     params: IdParam,
     body: SessionUpdateParams,
+    response: Session,
     handler: ({ params, body }) => bus.request(SessionLog.sessionsUpdate, { id: params.id, params: body }),
   });
   addRoute(app, {
     method: "DELETE",
     url: "/v1/sessions/:id",
     params: IdParam,
+    response: SessionDeleted,
     handler: ({ params }) => bus.request(SessionLog.sessionsDelete, params),
   });
   addRoute(app, {
     method: "POST",
     url: "/v1/sessions/:id/archive",
     params: IdParam,
+    response: Session,
     handler: ({ params }) => bus.request(SessionLog.sessionsArchive, params),
   });
 
@@ -169,6 +196,8 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/sessions/:id/resources",
     params: IdParam,
     body: ResourceAddParams,
+    response: SessionResource,
+    doc: { summary: "Add session resource" },
     handler: ({ params, body }) =>
       bus.request(SessionLog.resourcesAdd, { session_id: params.id, params: body }),
   });
@@ -177,6 +206,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/sessions/:id/resources",
     params: IdParam,
     query: ResourceListQuery,
+    response: PageOf(SessionResource),
     allow: (p, params) => access.session(p, params.id),
     handler: ({ params, query }) =>
       bus.request(SessionLog.resourcesList, { session_id: params.id, ...query }),
@@ -185,6 +215,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     method: "GET",
     url: "/v1/sessions/:id/resources/:rid",
     params: ResourceParamsIn,
+    response: SessionResource,
     allow: (p, params) => access.session(p, params.id),
     handler: ({ params }) =>
       bus.request(SessionLog.resourcesRetrieve, { session_id: params.id, id: params.rid }),
@@ -194,6 +225,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     url: "/v1/sessions/:id/resources/:rid",
     params: ResourceParamsIn,
     body: ResourceUpdateParams,
+    response: SessionResource,
     handler: ({ params, body }) =>
       bus.request(SessionLog.resourcesUpdate, { session_id: params.id, id: params.rid, params: body }),
   });
@@ -201,6 +233,7 @@ export function registerResourceRoutes(app: FastifyInstance, bus: Bus, access: A
     method: "DELETE",
     url: "/v1/sessions/:id/resources/:rid",
     params: ResourceParamsIn,
+    response: ResourceDeleted,
     handler: ({ params }) =>
       bus.request(SessionLog.resourcesDelete, { session_id: params.id, id: params.rid }),
   });

@@ -22,8 +22,9 @@ import {
   type LiveMessage,
   NotFoundError,
   type Principal,
-  type SessionEvent,
+  SessionEvent,
   SessionLog,
+  StreamPreview,
   StreamQuery,
 } from "@tendon/contracts";
 import { type Logger, serializeError } from "@tendon/runtime";
@@ -52,6 +53,9 @@ const StreamQueryIn = z.preprocess(
       : q,
   StreamQuery,
 );
+
+/** What one SSE `data:` line holds: an event, a preview, or a keep-alive. */
+const StreamData = z.union([SessionEvent, StreamPreview, z.object({ type: z.literal("ping") })]);
 
 class SessionStream {
   private expected = 0;
@@ -201,6 +205,12 @@ export function registerStreamRoutes(
     addRoute(app, {
       method: "GET",
       url,
+      doc: {
+        summary: url.endsWith("/events/stream")
+          ? "Stream session events"
+          : "Stream session events (short path)",
+        eventStream: StreamData,
+      },
       params: IdParam,
       query: StreamQueryIn,
       allow: (p, params) => canReadSession(p, params.id),

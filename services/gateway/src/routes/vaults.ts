@@ -5,9 +5,14 @@
  */
 import type { Bus } from "@tendon/bus";
 import {
+  Credential,
   CredentialCreateParams,
   CredentialProxy,
   CredentialUpdateParams,
+  CredentialValidation,
+  EgressRecord,
+  PageOf,
+  Vault,
   VaultCreateParams,
   VaultListQuery,
   VaultUpdateParams,
@@ -29,18 +34,21 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     method: "POST",
     url: "/v1/vaults",
     body: VaultCreateParams,
+    response: Vault,
     handler: ({ body }) => bus.request(CredentialProxy.vaultsCreate, body),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/vaults",
     query: VaultListQuery,
+    response: PageOf(Vault),
     handler: ({ query }) => bus.request(CredentialProxy.vaultsList, query),
   });
   addRoute(app, {
     method: "GET",
     url: "/v1/vaults/:id",
     params: IdParam,
+    response: Vault,
     handler: ({ params }) => bus.request(CredentialProxy.vaultsRetrieve, params),
   });
   addRoute(app, {
@@ -48,18 +56,21 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/vaults/:id",
     params: IdParam,
     body: VaultUpdateParams,
+    response: Vault,
     handler: ({ params, body }) => bus.request(CredentialProxy.vaultsUpdate, { id: params.id, params: body }),
   });
   addRoute(app, {
     method: "DELETE",
     url: "/v1/vaults/:id",
     params: IdParam,
+    response: CredentialProxy.vaultsDelete.response,
     handler: ({ params }) => bus.request(CredentialProxy.vaultsDelete, params),
   });
   addRoute(app, {
     method: "POST",
     url: "/v1/vaults/:id/archive",
     params: IdParam,
+    response: Vault,
     handler: ({ params }) => bus.request(CredentialProxy.vaultsArchive, params),
   });
 
@@ -69,6 +80,7 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/vaults/:id/credentials",
     params: IdParam,
     body: CredentialCreateParams,
+    response: Credential,
     handler: ({ params, body }) =>
       bus.request(CredentialProxy.credentialsCreate, { vault_id: params.id, params: body }),
   });
@@ -77,6 +89,7 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/vaults/:id/credentials",
     params: IdParam,
     query: VaultListQuery,
+    response: PageOf(Credential),
     handler: ({ params, query }) =>
       bus.request(CredentialProxy.credentialsList, { vault_id: params.id, query }),
   });
@@ -84,6 +97,7 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     method: "GET",
     url: "/v1/vaults/:id/credentials/:cid",
     params: CredParams,
+    response: Credential,
     handler: ({ params }) => bus.request(CredentialProxy.credentialsRetrieve, ref(params)),
   });
   addRoute(app, {
@@ -91,6 +105,7 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/vaults/:id/credentials/:cid",
     params: CredParams,
     body: CredentialUpdateParams,
+    response: Credential,
     handler: ({ params, body }) =>
       bus.request(CredentialProxy.credentialsUpdate, { ...ref(params), params: body }),
   });
@@ -98,18 +113,22 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     method: "DELETE",
     url: "/v1/vaults/:id/credentials/:cid",
     params: CredParams,
+    response: CredentialProxy.credentialsDelete.response,
     handler: ({ params }) => bus.request(CredentialProxy.credentialsDelete, ref(params)),
   });
   addRoute(app, {
     method: "POST",
     url: "/v1/vaults/:id/credentials/:cid/archive",
     params: CredParams,
+    response: Credential,
     handler: ({ params }) => bus.request(CredentialProxy.credentialsArchive, ref(params)),
   });
   addRoute(app, {
     method: "POST",
     url: "/v1/vaults/:id/credentials/:cid/mcp_oauth_validate",
     params: CredParams,
+    response: CredentialValidation,
+    doc: { summary: "Validate MCP OAuth credential" },
     handler: ({ params }) => bus.request(CredentialProxy.credentialsValidate, ref(params)),
   });
 
@@ -118,6 +137,7 @@ export function registerVaultRoutes(app: FastifyInstance, bus: Bus, access: Acce
     url: "/v1/sessions/:id/egress",
     params: IdParam,
     query: EgressQuery,
+    response: PageOf(EgressRecord),
     allow: (p, params) => access.session(p, params.id),
     handler: ({ params, query }) =>
       bus.request(CredentialProxy.egressList, { session_id: params.id, ...query }),

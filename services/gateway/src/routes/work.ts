@@ -4,11 +4,16 @@
  */
 import type { Bus } from "@tendon/bus";
 import {
+  EnvironmentKey,
   EnvironmentKeyCreateParams,
+  PageOf,
   SessionLog,
+  Work,
+  WorkHeartbeat,
   WorkHeartbeatQuery,
   WorkListQuery,
   WorkPollQuery,
+  WorkStats,
   WorkStopParams,
   WorkUpdateParams,
 } from "@tendon/contracts";
@@ -20,6 +25,13 @@ import { IdParam } from "./resources.js";
 
 const WorkParams = z.object({ id: z.string().min(1).max(128), work_id: z.string().min(1).max(128) });
 const DEFAULT_RECLAIM_MS = 5_000;
+const WorkerIdHeader = z.object({
+  "anthropic-worker-id": z
+    .string()
+    .max(256)
+    .optional()
+    .describe("Who claims the work (the SDK's worker id)."),
+});
 
 export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Access): void {
   const queue = (p: Parameters<Access["environmentQueue"]>[0], params: { id: string }) =>
@@ -32,6 +44,12 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     url: "/v1/environments/:id/work/poll",
     params: IdParam,
     query: WorkPollQuery,
+    response: Work,
+    doc: {
+      summary: "Poll for work",
+      headers: WorkerIdHeader,
+      noContent: "Nothing is queued (after waiting up to `block_ms`).",
+    },
     allow: queue,
     handler: async ({ params, query, req, reply }) => {
       const workerId = String(req.headers["anthropic-worker-id"] ?? "").slice(0, 256);
@@ -65,6 +83,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     method: "POST",
     url: "/v1/environments/:id/work/:work_id/ack",
     params: WorkParams,
+    response: Work,
     allow: queue,
     handler: ({ params }) =>
       bus.request(SessionLog.workAck, { environment_id: params.id, work_id: params.work_id }),
@@ -75,6 +94,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     url: "/v1/environments/:id/work/:work_id/heartbeat",
     params: WorkParams,
     query: WorkHeartbeatQuery,
+    response: WorkHeartbeat,
     allow: item,
     handler: ({ params, query }) =>
       bus.request(SessionLog.workHeartbeat, {
@@ -90,6 +110,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     url: "/v1/environments/:id/work/:work_id/stop",
     params: WorkParams,
     body: WorkStopParams,
+    response: Work,
     allow: item,
     handler: ({ params, body }) =>
       bus.request(SessionLog.workStop, {
@@ -103,6 +124,8 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     method: "GET",
     url: "/v1/environments/:id/work/stats",
     params: IdParam,
+    response: WorkStats,
+    doc: { summary: "Get work queue stats" },
     handler: ({ params }) => bus.request(SessionLog.workStats, { environment_id: params.id }),
   });
 
@@ -111,6 +134,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     url: "/v1/environments/:id/work",
     params: IdParam,
     query: WorkListQuery,
+    response: PageOf(Work),
     allow: queue,
     handler: ({ params, query }) => bus.request(SessionLog.workList, { environment_id: params.id, query }),
   });
@@ -119,6 +143,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     method: "GET",
     url: "/v1/environments/:id/work/:work_id",
     params: WorkParams,
+    response: Work,
     handler: ({ params }) =>
       bus.request(SessionLog.workRetrieve, { environment_id: params.id, work_id: params.work_id }),
   });
@@ -128,6 +153,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     url: "/v1/environments/:id/work/:work_id",
     params: WorkParams,
     body: WorkUpdateParams,
+    response: Work,
     handler: ({ params, body }) =>
       bus.request(SessionLog.workUpdate, {
         environment_id: params.id,
@@ -141,6 +167,7 @@ export function registerWorkRoutes(app: FastifyInstance, bus: Bus, access: Acces
     url: "/v1/environments/:id/keys",
     params: IdParam,
     body: EnvironmentKeyCreateParams,
+    response: EnvironmentKey,
     handler: ({ params, body }) =>
       bus.request(SessionLog.environmentKeysCreate, {
         environment_id: params.id,
