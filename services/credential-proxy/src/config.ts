@@ -6,9 +6,12 @@ import { readFileSync } from "node:fs";
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { EgressSecret } from "@tendon/egress";
 import { OpsEnv } from "@tendon/observability";
+import { TracingEnv } from "@tendon/tracing";
 import { z } from "zod";
 
 export const Env = BusEnv.extend({
+  /** OpenTelemetry tracing: the standard OTEL_* variables (README, "Traces"). */
+  ...TracingEnv.shape,
   /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
   ...OpsEnv.shape,
   /** Its own database URL and role; falls back to DATABASE_URL for single-role setups (dev). */

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { busOptions, createBus } from "@tendon/bus";
 import { createDb, runMigrations, sql } from "@tendon/db";
+import { createMetrics, databaseCheck, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import {
   announceReady,
   createLogger,
@@ -13,7 +14,7 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
-import { createMetrics, databaseCheck, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
+import { startTracing, tracingOptions } from "@tendon/tracing";
 import { createCredentialProxy } from "./app.js";
 import { loadConfig, masterKeyText } from "./config.js";
 import { createKeyring, parseKey } from "./domain/keyring.js";
@@ -55,6 +56,8 @@ function egressConfig(): EgressConfig | undefined {
 const metrics = createCredentialProxyMetrics(createMetrics({ service: "credential-proxy" }));
 
 try {
+  // First: everything after it may create spans. A no-op without an OTLP endpoint.
+  const tracing = await startTracing(tracingOptions(cfg, "credential-proxy"), log);
   const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const keyring = createKeyring(
     parseKey(masterKeyText(cfg)),
@@ -90,6 +93,7 @@ try {
       ops?.draining();
       await service.stop();
       await bus.close();
+      await tracing.shutdown(); // flushes the spans still buffered
       await db.close();
       await ops?.close();
     },

@@ -3,9 +3,12 @@
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { OpsEnv } from "@tendon/observability";
+import { TracingEnv } from "@tendon/tracing";
 import { z } from "zod";
 
 export const Env = BusEnv.extend({
+  /** OpenTelemetry tracing: the standard OTEL_* variables (README, "Traces"). */
+  ...TracingEnv.shape,
   /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
   ...OpsEnv.shape,
   HOST: z.string().default("0.0.0.0"),

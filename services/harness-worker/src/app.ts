@@ -14,10 +14,13 @@
 import type { Bus, Subscription, WakeDelivery } from "@tendon/bus";
 import { AppError, SessionLog } from "@tendon/contracts";
 import { type Clock, type IdGen, type Logger, serializeError } from "@tendon/runtime";
+import { tracer, withSpan } from "@tendon/tracing";
 import { createHarnessMetrics, type HarnessMetrics } from "./metrics.js";
 import type { LlmPort } from "./model/port.js";
 import { type DriverConfig, SessionDriver } from "./turn/driver.js";
 import { withRetry } from "./turn/log-client.js";
+
+const turnTracer = tracer("@tendon/harness-worker");
 
 export interface HarnessConfig extends DriverConfig {
   workerId: string;
@@ -111,7 +114,17 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     metrics.turnsInFlight.inc();
     const endTurn = metrics.turnDuration.startTimer();
     let turnOutcome = "failed";
-    const run = driver.run();
+    // The turn's span (under the wake-up's): model calls, tool calls and appends are its children.
+    const run = withSpan(
+      turnTracer,
+      "harness turn",
+      { attributes: { "tendon.session_id": sessionId, "tendon.lease.epoch": lease.epoch } },
+      async (span) => {
+        const outcome = await driver.run();
+        span.setAttribute("tendon.turn.outcome", outcome);
+        return outcome;
+      },
+    );
     active.set(sessionId, run);
     try {
       const outcome = await run;

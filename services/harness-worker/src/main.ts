@@ -4,6 +4,7 @@
  * graceful stop (finish or hand back the turns in flight).
  */
 import { busOptions, createBus } from "@tendon/bus";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import {
   announceReady,
   createLogger,
@@ -12,7 +13,7 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
-import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
+import { startTracing, tracingOptions } from "@tendon/tracing";
 import { createHarnessWorker } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createHarnessMetrics } from "./metrics.js";
@@ -26,6 +27,8 @@ const log = createLogger({ service: "harness-worker", level: cfg.LOG_LEVEL }).ch
 const metrics = createHarnessMetrics(createMetrics({ service: "harness-worker" }));
 
 try {
+  // First: everything after it may create spans. A no-op without an OTLP endpoint.
+  const tracing = await startTracing(tracingOptions(cfg, "harness-worker"), log);
   const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const bus = await createBus(
     busOptions(cfg, "harness-worker", (s) => log.info("nats status", { status: s.type })),
@@ -68,6 +71,7 @@ try {
       ops?.draining();
       await worker.stop();
       await bus.close();
+      await tracing.shutdown(); // flushes the spans still buffered
       await ops?.close();
     },
     { log, timeoutMs: cfg.HARNESS_SHUTDOWN_GRACE_MS + 5_000 },

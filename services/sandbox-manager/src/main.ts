@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { busOptions, createBus } from "@tendon/bus";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import {
   announceReady,
   createLogger,
@@ -13,10 +14,11 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
-import { createDelayedProvider, createProcessProvider, type SandboxLimits } from "@tendon/sandbox";
-import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
+import { createDelayedProvider, type SandboxLimits } from "@tendon/sandbox";
+import { startTracing, tracingOptions } from "@tendon/tracing";
 import { createSandboxManager } from "./app.js";
 import { loadConfig } from "./config.js";
+import { createProvider } from "./provider.js";
 import { createSandboxManagerMetrics } from "./metrics.js";
 
 const cfg = loadConfig(process.env);
@@ -55,13 +57,15 @@ function egressConfig() {
 const metrics = createSandboxManagerMetrics(createMetrics({ service: "sandbox-manager" }));
 
 try {
+  // First: everything after it may create spans. A no-op without an OTLP endpoint.
+  const tracing = await startTracing(tracingOptions(cfg, "sandbox-manager"), log);
   const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const bus = await createBus(
     busOptions(cfg, "sandbox-manager", (s) => log.info("nats status", { status: s.type })),
   );
-  const base = createProcessProvider({
-    baseDir: join(cfg.TENDON_SANDBOX_DIR, instanceId),
-    defaults: limits(),
+  const base = createProvider(cfg, {
+    instanceId,
+    limits: limits(),
     log: (level, msg, fields) => log[level](msg, fields),
   });
   const provider =
@@ -92,6 +96,7 @@ try {
       ops?.draining();
       await manager.stop();
       await bus.close();
+      await tracing.shutdown(); // flushes the spans still buffered
       await ops?.close();
     },
     { log },

@@ -3,11 +3,14 @@
  */
 import { BusEnv, LogLevelEnv } from "@tendon/bus";
 import { OpsEnv } from "@tendon/observability";
+import { TracingEnv } from "@tendon/tracing";
 import { z } from "zod";
 
 const Bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 export const Env = BusEnv.extend({
+  /** OpenTelemetry tracing: the standard OTEL_* variables (README, "Traces"). */
+  ...TracingEnv.shape,
   /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
   ...OpsEnv.shape,
   DATABASE_URL: z.string().min(1, "DATABASE_URL is required (postgres://user@host:port/db)"),

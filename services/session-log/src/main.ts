@@ -4,6 +4,7 @@
  */
 import { busOptions, createBus } from "@tendon/bus";
 import { createDb, migrateToLatest, sql } from "@tendon/db";
+import { createMetrics, databaseCheck, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import {
   announceReady,
   createLogger,
@@ -12,7 +13,7 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
-import { createMetrics, databaseCheck, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
+import { startTracing, tracingOptions } from "@tendon/tracing";
 import { createSessionLog } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createSessionLogMetrics } from "./metrics.js";
@@ -23,6 +24,8 @@ const log = createLogger({ service: "session-log", level: cfg.LOG_LEVEL });
 const metrics = createSessionLogMetrics(createMetrics({ service: "session-log" }));
 
 try {
+  // First: everything after it may create spans. A no-op without an OTLP endpoint.
+  const tracing = await startTracing(tracingOptions(cfg, "session-log"), log);
   const ops = await startOps({ port: cfg.OPS_PORT, host: cfg.OPS_HOST, metrics: metrics.metrics, log });
   const db = createDb({
     url: cfg.DATABASE_URL,
@@ -62,6 +65,7 @@ try {
       ops?.draining();
       await service.stop();
       await bus.close();
+      await tracing.shutdown(); // flushes the spans still buffered
       await db.close();
       await ops?.close();
     },

@@ -9,6 +9,7 @@
  *   never lag behind the stream).
  */
 import type { Database, SessionRow, Transaction } from "@tendon/db";
+import { type Span, tracer, withSpan } from "@tendon/tracing";
 import type { HandlerContext } from "./context.js";
 import type { AppendContext, AppendPlan } from "./domain/admission.js";
 import type { SessionState } from "./domain/projection.js";
@@ -37,10 +38,27 @@ export function isSelfHosted(row: SessionRow): boolean {
   return row.environment_kind === "self_hosted";
 }
 
-export async function writeSession<T>(
+const appendTracer = tracer("@tendon/session-log");
+
+/** One append, in a span of its own (the wake-up it publishes is its child). */
+export function writeSession<T>(
   ctx: HandlerContext,
   sessionId: string,
   fn: (s: LockedSession) => Promise<WriteOutcome<T>>,
+): Promise<T> {
+  return withSpan(
+    appendTracer,
+    "session append",
+    { attributes: { "tendon.session_id": sessionId } },
+    (span) => write(ctx, sessionId, fn, span),
+  );
+}
+
+async function write<T>(
+  ctx: HandlerContext,
+  sessionId: string,
+  fn: (s: LockedSession) => Promise<WriteOutcome<T>>,
+  span: Span,
 ): Promise<T> {
   const { db, clock, ids, effects } = ctx;
   const now = clock.now();
@@ -81,6 +99,11 @@ export async function writeSession<T>(
       queued = await ensureLiveItem(trx, sessionId, row.environment_id, ids.next("work"), now);
     }
     return { outcome, plan: p, queued: queued ? row.environment_id : undefined };
+  });
+  span.setAttributes({
+    "tendon.append.events": plan?.events.length ?? 0,
+    "tendon.append.wake": plan?.wake === true,
+    ...(plan && plan.events.length > 0 ? { "tendon.append.last_seq": plan.lastSeq } : {}),
   });
   if (queued) ctx.bus.notifyWorkAvailable(queued);
   if (plan && plan.events.length > 0) {

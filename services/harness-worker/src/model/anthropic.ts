@@ -1,6 +1,10 @@
 /**
  * LlmPort on @anthropic-ai/sdk: `messages.stream` with SDK retries off (the harness retries, so
  * every attempt is visible in the session log), raw stream events mapped to preview callbacks.
+ *
+ * Tracing is the SDK's own: with an OpenTelemetry SDK registered (startTracing), each call is a
+ * CLIENT span (`anthropic.messages.create`, GenAI attributes, metadata only: never prompts or
+ * completions) under the harness turn, and the request carries its `traceparent`.
  */
 import Anthropic from "@anthropic-ai/sdk";
 import { type LlmPort, ModelCallError, type ModelResult } from "./port.js";
@@ -56,6 +60,8 @@ export function createAnthropicModel(opts: AnthropicOptions): LlmPort {
     ...(opts.authToken ? { authToken: opts.authToken } : {}),
     maxRetries: 0,
     timeout: opts.timeoutMs ?? 600_000,
+    // Explicit, so the SDK reads no ANTHROPIC_OPEN_TELEMETRY* variable: content stays out of spans.
+    openTelemetry: { propagation: true, traces: { enabled: true, contentMode: "metadata_only" } },
   });
   return {
     async stream(req, { signal, observer }): Promise<ModelResult> {
