@@ -5,7 +5,6 @@
  */
 import { join } from "node:path";
 import { busOptions, createBus } from "@tendon/bus";
-import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import {
   announceReady,
   createLogger,
@@ -14,11 +13,11 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
-import { createDelayedProvider, type SandboxLimits } from "@tendon/sandbox";
+import { createDelayedProvider, createProcessProvider, type SandboxLimits } from "@tendon/sandbox";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import { startTracing, tracingOptions } from "@tendon/tracing";
 import { createSandboxManager } from "./app.js";
 import { loadConfig } from "./config.js";
-import { createProvider } from "./provider.js";
 import { createSandboxManagerMetrics } from "./metrics.js";
 
 const cfg = loadConfig(process.env);
@@ -63,9 +62,9 @@ try {
   const bus = await createBus(
     busOptions(cfg, "sandbox-manager", (s) => log.info("nats status", { status: s.type })),
   );
-  const base = createProvider(cfg, {
-    instanceId,
-    limits: limits(),
+  const base = createProcessProvider({
+    baseDir: join(cfg.TENDON_SANDBOX_DIR, instanceId),
+    defaults: limits(),
     log: (level, msg, fields) => log[level](msg, fields),
   });
   const provider =
