@@ -13,8 +13,8 @@ import { type Span, tracer, withSpan } from "@tendon/tracing";
 import type { HandlerContext } from "./context.js";
 import type { AppendContext, AppendPlan } from "./domain/admission.js";
 import type { SessionState } from "./domain/projection.js";
-import { insertEvents } from "./store/events.repo.js";
-import { getSession, saveProjection } from "./store/sessions.repo.js";
+import { appendEvents, type StoredEvent } from "./store/events.repo.js";
+import { lockForAppend, saveProjection } from "./store/sessions.repo.js";
 import { ensureLiveItem } from "./store/work.repo.js";
 
 /** Events after which a self-hosted session needs a worker attached. */
@@ -24,6 +24,8 @@ export interface LockedSession {
   trx: Transaction<Database>;
   row: SessionRow;
   state: SessionState;
+  /** Events already in the log under the idempotency keys the writer was given, by key. */
+  seen: ReadonlyMap<string, StoredEvent>;
   /** Context for the pure planners: ids, time and the current log position. */
   appendContext(): AppendContext;
 }
@@ -40,17 +42,21 @@ export function isSelfHosted(row: SessionRow): boolean {
 
 const appendTracer = tracer("@tendon/session-log");
 
-/** One append, in a span of its own (the wake-up it publishes is its child). */
+/**
+ * One append, in a span of its own (the wake-up it publishes is its child). `keys`: idempotency
+ * keys to look up under the lock (`LockedSession.seen`), in the same round trip that takes it.
+ */
 export function writeSession<T>(
   ctx: HandlerContext,
   sessionId: string,
   fn: (s: LockedSession) => Promise<WriteOutcome<T>>,
+  keys: readonly string[] = [],
 ): Promise<T> {
   return withSpan(
     appendTracer,
     "session append",
     { attributes: { "tendon.session_id": sessionId } },
-    (span) => write(ctx, sessionId, fn, span),
+    (span) => write(ctx, sessionId, fn, keys, span),
   );
 }
 
@@ -58,24 +64,25 @@ async function write<T>(
   ctx: HandlerContext,
   sessionId: string,
   fn: (s: LockedSession) => Promise<WriteOutcome<T>>,
+  keys: readonly string[],
   span: Span,
 ): Promise<T> {
   const { db, clock, ids, effects } = ctx;
   const now = clock.now();
   const { outcome, plan, queued } = await db.kysely.transaction().execute(async (trx) => {
-    const row = await getSession(trx, sessionId, { forUpdate: true });
+    const { row, seen } = await lockForAppend(trx, sessionId, keys);
     const selfHosted = isSelfHosted(row);
     const locked: LockedSession = {
       trx,
       row,
+      seen,
       state: row.state as SessionState,
       appendContext: () => ({ lastSeq: row.last_seq, now, newEventId: () => ids.next("event"), selfHosted }),
     };
     const outcome = await fn(locked);
     const p = outcome.plan;
     if (p && p.events.length > 0) {
-      await insertEvents(trx, sessionId, p.events);
-      await saveProjection(trx, sessionId, {
+      await appendEvents(trx, sessionId, p.events, {
         state: p.state,
         lastSeq: p.lastSeq,
         now,

@@ -64,6 +64,32 @@ const fails = async (p: Promise<unknown>) =>
     (e: unknown) => e as AppError,
   );
 
+describe("client events with an Idempotency-Key", () => {
+  it("a retry returns the events the first try appended; the key reused for other events is refused", async () => {
+    const id = await runningSession();
+    const send = (text: string[], key: string) =>
+      bus.request(
+        SessionLog.eventsSend,
+        {
+          session_id: id,
+          events: text.map((t) => ({
+            type: "user.message" as const,
+            content: [{ type: "text" as const, text: t }],
+          })),
+        },
+        { headers: { "Idempotency-Key": key } },
+      );
+    const first = await send(["one", "two"], "k-1");
+    const retry = await send(["one", "two"], "k-1");
+    expect(retry.data).toEqual(first.data);
+    const reused = await fails(send(["one", "two", "three"], "k-1"));
+    expect(reused).toMatchObject({ code: "conflict", details: { error_code: "idempotency_key_reused" } });
+    const log = await bus.request(SessionLog.eventsList, { session_id: id, query: {} });
+    const texts = log.data.flatMap((e) => (e.type === "user.message" ? e.content.map((c) => c.text) : []));
+    expect(texts).toEqual(["hi", "one", "two"]);
+  });
+});
+
 describe("leases", () => {
   it("a heartbeating worker keeps its lease; a silent one loses it to the next, whose epoch fences the old", async () => {
     const id = await runningSession();

@@ -17,26 +17,32 @@ export function registerEventHandlers(ctx: HandlerContext, on: Registrar): void 
 
   on(SessionLog.eventsSend, async ({ session_id, events: inputs }, hctx) => {
     const idem = hctx.headers?.get("Idempotency-Key") || undefined;
-    return writeSession(ctx, session_id, async (s) => {
-      if (s.row.archived_at) throw terminatedError();
-      const ac = s.appendContext();
-      const keys = inputs.map((_, i) => (idem ? `c:${idem}:${i}` : `c:${ac.newEventId()}`));
-      const keyOf = (i: number) => keys[i]!;
-      if (idem) {
-        const seen = await events.findByKeys(s.trx, session_id, keys);
-        if (seen.size === inputs.length) {
-          return { result: { data: inputs.map((_, i) => seen.get(keyOf(i))!.event) } };
+    const idemKeys = idem ? inputs.map((_, i) => `c:${idem}:${i}`) : [];
+    return writeSession(
+      ctx,
+      session_id,
+      async (s) => {
+        if (s.row.archived_at) throw terminatedError();
+        const ac = s.appendContext();
+        const keys = idem ? idemKeys : inputs.map(() => `c:${ac.newEventId()}`);
+        const keyOf = (i: number) => keys[i]!;
+        if (idem) {
+          const seen = s.seen;
+          if (seen.size === inputs.length) {
+            return { result: { data: inputs.map((_, i) => seen.get(keyOf(i))!.event) } };
+          }
+          if (seen.size > 0) {
+            throw new ConflictError("Idempotency-Key was already used for a different request", {
+              details: { error_code: "idempotency_key_reused" },
+            });
+          }
         }
-        if (seen.size > 0) {
-          throw new ConflictError("Idempotency-Key was already used for a different request", {
-            details: { error_code: "idempotency_key_reused" },
-          });
-        }
-      }
-      const plan = admitClientEvents(s.state, inputs, ac, keyOf);
-      const sent = new Set(keys);
-      return { plan, result: { data: plan.events.filter((e) => sent.has(e.key)).map((e) => e.event) } };
-    });
+        const plan = admitClientEvents(s.state, inputs, ac, keyOf);
+        const sent = new Set(keys);
+        return { plan, result: { data: plan.events.filter((e) => sent.has(e.key)).map((e) => e.event) } };
+      },
+      idemKeys,
+    );
   });
 
   on(SessionLog.eventsList, async ({ session_id, query }) => {

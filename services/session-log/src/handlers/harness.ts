@@ -10,7 +10,6 @@ import type { HandlerContext } from "../context.js";
 import { planHarnessAppend, terminatedError } from "../domain/admission.js";
 import type { SessionState } from "../domain/projection.js";
 import * as envs from "../store/environments.repo.js";
-import * as events from "../store/events.repo.js";
 import * as sessions from "../store/sessions.repo.js";
 import * as workers from "../store/workers.repo.js";
 import { writeSession } from "../writer.js";
@@ -48,35 +47,36 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
   });
 
   const unfenced = ctx.config.unsafeDisableFencing === true;
-  on(SessionLog.harnessAppend, async (req) =>
-    writeSession(ctx, req.session_id, async (s) => {
-      if (!unfenced && (s.row.lease_owner !== req.worker_id || s.row.lease_epoch !== req.epoch)) {
-        throw new FencedError(`lease epoch ${req.epoch} of ${req.worker_id} is stale`, {
-          details: { current_epoch: s.row.lease_epoch },
+  on(SessionLog.harnessAppend, async (req) => {
+    const items = unfenced ? req.items.map((i) => ({ ...i, key: `${i.key}@${req.epoch}` })) : req.items;
+    return writeSession(
+      ctx,
+      req.session_id,
+      async (s) => {
+        if (!unfenced && (s.row.lease_owner !== req.worker_id || s.row.lease_epoch !== req.epoch)) {
+          throw new FencedError(`lease epoch ${req.epoch} of ${req.worker_id} is stale`, {
+            details: { current_epoch: s.row.lease_epoch },
+          });
+        }
+        if (s.row.archived_at) throw terminatedError();
+        const seen = s.seen;
+        const fresh = items.filter((i) => !seen.has(i.key));
+        const plan =
+          fresh.length > 0 ? planHarnessAppend(s.state, fresh, req.basis_seq, s.appendContext()) : undefined;
+        const byKey = new Map(plan?.events.map((e) => [e.key, e]));
+        const out = items.map((i) => {
+          const e = seen.get(i.key) ?? byKey.get(i.key)!;
+          return { seq: e.seq, event: e.event };
         });
-      }
-      if (s.row.archived_at) throw terminatedError();
-      const items = unfenced ? req.items.map((i) => ({ ...i, key: `${i.key}@${req.epoch}` })) : req.items;
-      const seen = await events.findByKeys(
-        s.trx,
-        req.session_id,
-        items.map((i) => i.key),
-      );
-      const fresh = items.filter((i) => !seen.has(i.key));
-      const plan =
-        fresh.length > 0 ? planHarnessAppend(s.state, fresh, req.basis_seq, s.appendContext()) : undefined;
-      const byKey = new Map(plan?.events.map((e) => [e.key, e]));
-      const out = items.map((i) => {
-        const e = seen.get(i.key) ?? byKey.get(i.key)!;
-        return { seq: e.seq, event: e.event };
-      });
-      return {
-        plan,
-        releaseLease: req.release === true,
-        result: { events: out, last_seq: plan?.lastSeq ?? s.row.last_seq },
-      };
-    }),
-  );
+        return {
+          plan,
+          releaseLease: req.release === true,
+          result: { events: out, last_seq: plan?.lastSeq ?? s.row.last_seq },
+        };
+      },
+      items.map((i) => i.key),
+    );
+  });
 
   on(SessionLog.harnessRelease, async ({ session_id, worker_id, epoch, rewake }) => {
     const released = await sessions.releaseLease(db.kysely, session_id, worker_id, epoch);

@@ -8,6 +8,7 @@ import { NotFoundError, type SessionListQuery } from "@tendon/contracts";
 import type { Database, ExpressionBuilder, SessionRow } from "@tendon/db";
 import { sql } from "@tendon/db";
 import type { SessionState } from "../domain/projection.js";
+import type { StoredEvent } from "./events.repo.js";
 import type { Executor } from "./executor.js";
 
 type AliasedSessions = ExpressionBuilder<Database & { s: Database["sessions"] }, "s">;
@@ -80,23 +81,58 @@ export async function getSession(
   return row;
 }
 
-/** Writes the projection after an append (same transaction). */
-export async function saveProjection(
+/**
+ * Locks the session row for an append and, in the same round trip, reads the events already
+ * appended under any of `keys` (idempotency: a retried append finds what its first try wrote).
+ */
+export async function lockForAppend(
   db: Executor,
   id: string,
-  p: { state: SessionState; lastSeq: number; now: Date; releaseLease?: boolean },
-): Promise<void> {
-  await db
-    .updateTable("sessions")
-    .set({
-      status: p.state.status,
-      state: JSON.stringify(p.state),
-      last_seq: p.lastSeq,
-      updated_at: p.now,
-      ...(p.releaseLease ? { lease_owner: null } : {}),
-    })
-    .where("id", "=", id)
-    .execute();
+  keys: readonly string[],
+): Promise<{ row: SessionRow; seen: Map<string, StoredEvent> }> {
+  const found = await db
+    .selectFrom("sessions as s")
+    .selectAll("s")
+    .select((eb) =>
+      eb
+        .selectFrom("events as e")
+        .select(
+          sql<StoredEvent[] | null>`json_agg(json_build_object('seq', e.seq, 'event', e.body,
+            'key', e.idem_key, 'internal', e.internal))`.as("agg"),
+        )
+        .whereRef("e.session_id", "=", "s.id")
+        .where(sql<boolean>`e.idem_key = any(${[...keys]}::text[])`)
+        .as("seen"),
+    )
+    .where("s.id", "=", id)
+    .forUpdate()
+    .executeTakeFirst();
+  if (!found) throw new NotFoundError(`session ${id} not found`);
+  const { seen, ...row } = found;
+  return { row, seen: new Map((seen ?? []).map((e) => [e.key, { ...e, seq: Number(e.seq) }])) };
+}
+
+export interface Projection {
+  state: SessionState;
+  lastSeq: number;
+  now: Date;
+  releaseLease?: boolean;
+}
+
+/** The session row's columns that an append changes. */
+export function projectionColumns(p: Projection) {
+  return {
+    status: p.state.status,
+    state: JSON.stringify(p.state),
+    last_seq: p.lastSeq,
+    updated_at: p.now,
+    ...(p.releaseLease ? { lease_owner: null } : {}),
+  };
+}
+
+/** Writes the projection alone (an append that only releases the lease). */
+export async function saveProjection(db: Executor, id: string, p: Projection): Promise<void> {
+  await db.updateTable("sessions").set(projectionColumns(p)).where("id", "=", id).execute();
 }
 
 export async function updateSessionFields(
