@@ -365,10 +365,16 @@ async function watchExecution(
   signal: AbortSignal,
 ): Promise<HandExecuteReply> {
   const key = `${name}.${req.tool_use_id}`;
+  let wake: (() => void) | undefined;
+  const stop = () => wake?.();
+  signal.addEventListener("abort", stop, { once: true });
   for (;;) {
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, everyMs);
-      signal.addEventListener("abort", () => clearTimeout(t), { once: true });
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
     });
     if (signal.aborted) throw new Error("watch stopped"); // the reply won; nobody reads this
     const record = await getRecord(stores.executions, key).catch(() => undefined);

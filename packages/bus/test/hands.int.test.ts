@@ -5,6 +5,7 @@
 import { AppError, type HandExecuteRequest, type ToolResult } from "@tendon/contracts";
 import { cleanupNats, uniquePrefix, waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executeOnHand, openHandStores } from "../src/hands.js";
 import { type Bus, createBus } from "../src/index.js";
 
 let bus: Bus;
@@ -143,6 +144,44 @@ describe("execute when the reply never comes", () => {
       });
     } finally {
       mute.unsubscribe();
+    }
+  });
+
+  it("watches a long call without piling up listeners", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on("warning", onWarning);
+    let release!: () => void;
+    const hand = await bus.serveHand({
+      name: "tool.slowpoke",
+      kind: "custom",
+      instance: "s1",
+      tools: ["act"],
+      handler: () =>
+        new Promise<ToolResult>((r) => {
+          release = () => r(text("finally"));
+        }),
+    });
+    try {
+      const stores = await openHandStores(bus.nc, bus.subjects);
+      let looks = 0;
+      const get = stores.executions.get.bind(stores.executions);
+      stores.executions.get = (k) => {
+        looks++;
+        return get(k);
+      };
+      const pending = executeOnHand(bus.nc, bus.subjects, "tool.slowpoke", call("act", long), {
+        stores,
+        watchEveryMs: 1,
+      });
+      await waitFor(() => looks >= 30);
+      release();
+      expect(await pending).toMatchObject({ status: "completed", result: text("finally") });
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+      await hand.stop();
     }
   });
 
