@@ -12,7 +12,21 @@ export const Env = BusEnv.extend({
   ...TracingEnv.shape,
   /** The ops listener (/healthz, /readyz, /metrics): OPS_PORT unset = none, 0 = a free port. */
   ...OpsEnv.shape,
-  TENDON_SANDBOX_PROVIDER: z.enum(["process"]).default("process"),
+  /** process (bubblewrap here), docker (a container per sandbox) or kubernetes (a pod per sandbox). */
+  TENDON_SANDBOX_PROVIDER: z.enum(["process", "docker", "kubernetes"]).default("process"),
+  /** docker/kubernetes: the image built from the root Dockerfile's `sandbox` target. */
+  TENDON_SANDBOX_IMAGE: z.string().min(1).default("tendon/sandbox:dev"),
+  /** docker/kubernetes: CPUs per sandbox (fractional). */
+  TENDON_SANDBOX_CPUS: z.coerce.number().positive().optional(),
+  /** docker: an OCI runtime (e.g. runsc); kubernetes: a RuntimeClass name (e.g. gvisor). */
+  TENDON_SANDBOX_RUNTIME: z.string().min(1).optional(),
+  /** kubernetes: the namespace sandbox pods are made in. */
+  TENDON_SANDBOX_NAMESPACE: z.string().min(1).default("tendon"),
+  /** kubernetes: "podIP:port" of this manager's egress relay (unset = sandbox pods get no egress). */
+  TENDON_SANDBOX_RELAY_ADDR: z
+    .string()
+    .regex(/^[^:]+:\d{1,5}$/, "host:port")
+    .optional(),
   TENDON_SANDBOX_DIR: z.string().default("/tmp/tendon-sandboxes"),
   TENDON_SANDBOX_IDLE_MS: z.coerce.number().int().min(1000).default(600_000),
   TENDON_SANDBOX_MEMORY_MB: z.coerce.number().int().min(16).optional(),

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { busOptions, createBus } from "@tendon/bus";
+import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
 import {
   announceReady,
   createLogger,
@@ -13,12 +14,12 @@ import {
   serializeError,
   systemClock,
 } from "@tendon/runtime";
-import { createDelayedProvider, createProcessProvider, type SandboxLimits } from "@tendon/sandbox";
-import { createMetrics, natsCheck, opsReadyFields, startOps } from "@tendon/observability";
+import { createDelayedProvider, type SandboxLimits } from "@tendon/sandbox";
 import { startTracing, tracingOptions } from "@tendon/tracing";
 import { createSandboxManager } from "./app.js";
 import { loadConfig } from "./config.js";
 import { createSandboxManagerMetrics } from "./metrics.js";
+import { createProvider } from "./provider.js";
 
 const cfg = loadConfig(process.env);
 const instanceId = randomIds.next("worker").replace(/^wrk_/, "sbm_");
@@ -62,9 +63,9 @@ try {
   const bus = await createBus(
     busOptions(cfg, "sandbox-manager", (s) => log.info("nats status", { status: s.type })),
   );
-  const base = createProcessProvider({
-    baseDir: join(cfg.TENDON_SANDBOX_DIR, instanceId),
-    defaults: limits(),
+  const base = createProvider(cfg, {
+    instanceId,
+    limits: limits(),
     log: (level, msg, fields) => log[level](msg, fields),
   });
   const provider =

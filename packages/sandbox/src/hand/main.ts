@@ -14,6 +14,7 @@
  * - Exits when stdin ends (the provider is gone) after closing the persistent shell; exits non-zero on a
  *   malformed config or an unexpected internal error, which the provider sees as the sandbox dying.
  */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { LineSplitter } from "./lines.js";
 import {
@@ -36,12 +37,19 @@ function send(msg: FromHandMessage): void {
 }
 
 /**
- * The sandbox's network namespace has only loopback; its one way out is the egress socket. Tools
- * reach it through HTTP(S)_PROXY=127.0.0.1:port, which this forwards byte for byte.
+ * The sandbox's network namespace has only loopback; its one way out is the egress socket (or, on
+ * providers that cannot bind one in, the provider's TCP relay). Tools reach it through
+ * HTTP(S)_PROXY=127.0.0.1:port, which this forwards byte for byte.
  */
-function serveEgress(e: { socket: string; port: number }): void {
+function serveEgress(e: NonNullable<HandConfig["egress"]>): void {
+  if (e.ca) {
+    writeFileSync(e.ca.certPath, e.ca.pem, { mode: 0o644 });
+    const system = existsSync(e.ca.systemBundle) ? readFileSync(e.ca.systemBundle, "utf8") : "";
+    writeFileSync(e.ca.bundlePath, `${system}\n${e.ca.pem}`, { mode: 0o644 });
+  }
+  const relay = e.relay?.split(":");
   const server = createServer((client) => {
-    const upstream = connect(e.socket);
+    const upstream = relay ? connect(Number(relay[1]), relay[0]) : connect(e.socket!);
     client.pipe(upstream).pipe(client);
     const close = () => {
       client.destroy();

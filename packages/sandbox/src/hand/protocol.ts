@@ -75,9 +75,33 @@ export const HandConfigSchema = z.object({
   reapStrays: z.boolean(),
   /** Longest request line accepted (a `write` carries the whole file). */
   maxLineBytes: z.number().int().positive(),
-  /** Serve the egress socket as a proxy listener on 127.0.0.1:port inside the sandbox. */
+  /**
+   * Serve the sandbox's way out as a proxy listener on 127.0.0.1:port inside the sandbox: the
+   * egress socket bound in (`socket`), or, for providers that cannot bind a host socket into a
+   * sandbox (kubernetes), a TCP relay of the provider's (`relay`, "host:port").
+   */
   egress: z
-    .object({ socket: z.string().startsWith("/"), port: z.number().int().min(1).max(65535) })
+    .object({
+      socket: z.string().startsWith("/").optional(),
+      relay: z
+        .string()
+        .regex(/^[^:]+:\d{1,5}$/)
+        .optional(),
+      port: z.number().int().min(1).max(65535),
+      /**
+       * The proxy's CA, for providers that cannot bind files in: the hand writes it to `certPath`
+       * and the system bundle (`systemBundle`, when it exists) plus it to `bundlePath`.
+       */
+      ca: z
+        .object({
+          pem: z.string().max(64 * 1024),
+          certPath: z.string().startsWith("/"),
+          bundlePath: z.string().startsWith("/"),
+          systemBundle: z.string().startsWith("/"),
+        })
+        .optional(),
+    })
+    .refine((e) => (e.socket === undefined) !== (e.relay === undefined), "exactly one of socket and relay")
     .optional(),
 });
 export type HandConfig = z.infer<typeof HandConfigSchema>;
