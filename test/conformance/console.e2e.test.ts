@@ -135,7 +135,7 @@ describe.skipIf(!hasChromium)(title, () => {
     expect((await fetch(`${base}/console/nothing-here.js`)).status).toBe(404);
   });
 
-  it("asks for a key, then lists sessions with status, agent and filters", async () => {
+  it("asks for a key, then lists sessions with status, agent and filters", { timeout: 120_000 }, async () => {
     await page.goto(`${fx.t.stack.url}/console`);
     await page.locator("#api-key").fill("sk-not-a-key");
     await page.locator("#save-key").click();
@@ -170,7 +170,9 @@ describe.skipIf(!hasChromium)(title, () => {
     await row(demo.id).waitFor();
   });
 
-  it("follows a running session live: spans, who served each call, a confirmation, errors", async () => {
+  it("follows a running session live: spans, who served each call, a confirmation, errors", {
+    timeout: 120_000,
+  }, async () => {
     await row(demo.id).locator("a.session-link").click();
     await page.locator('#session-status [data-status="running"]').waitFor();
     await page.locator('#live[data-state="live"]').waitFor();
@@ -223,7 +225,7 @@ describe.skipIf(!hasChromium)(title, () => {
     await shot("04-turn-done");
   });
 
-  it("sends a message and interrupts the long turn it starts", async () => {
+  it("sends a message and interrupts the long turn it starts", { timeout: 120_000 }, async () => {
     await page.locator("#message").fill("one more thing");
     await page.locator("#send").click();
     await page.locator('#session-status [data-status="running"]').waitFor();

@@ -50,7 +50,7 @@ export function renderSession(
   onAuthError: (e: ApiError) => void,
 ): () => void {
   const events: SessionEvent[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, SessionEvent>();
   const rendered = new Map<string, HTMLLIElement>();
   const previews = new Map<string, { text: string[]; el: HTMLLIElement }>();
   let session: Session | undefined;
@@ -219,7 +219,7 @@ export function renderSession(
       default: {
         const target = resultFor(e);
         if (target !== undefined) {
-          const use = events.find((x) => x.id === target) as AnyEvent | undefined;
+          const use = seen.get(target) as AnyEvent | undefined;
           return `${use ? String(use.name) : target}${e.is_error ? " (error)" : ""}: ${shorten(textOf(e.content), 60)}`;
         }
         return "";
@@ -283,32 +283,51 @@ export function renderSession(
     );
   }
 
-  function addEvents(batch: SessionEvent[]) {
+  /**
+   * Merges events into the page. The stream delivers in log order, so its events are appended; a
+   * history listing is the log's order up to when it was read, so it goes first and any streamed
+   * event it does not hold yet (newer) follows it.
+   */
+  function addEvents(batch: SessionEvent[], source: "stream" | "history" = "stream") {
     const fresh = batch.filter((e) => !seen.has(e.id));
-    if (fresh.length === 0) return;
-    for (const e of fresh) seen.add(e.id);
-    events.push(...fresh);
-    events.sort((a, b) => Date.parse(a.processed_at) - Date.parse(b.processed_at));
+    if (fresh.length === 0 && source === "stream") return;
+    for (const e of fresh) seen.set(e.id, e);
+    if (source === "history") {
+      const listed = new Set(batch.map((e) => e.id));
+      const newer = events.filter((e) => !listed.has(e.id));
+      events.splice(0, events.length, ...batch, ...newer);
+    } else {
+      events.push(...fresh);
+    }
     timeline = buildTimeline(events, {
       sessionId,
       environmentType: environment?.config.type,
     });
+    for (let i = events.length - 1; i >= 0; i--) {
+      const st = STATUS_OF[events[i]!.type];
+      if (st) {
+        status = st;
+        break;
+      }
+    }
     for (const e of fresh) {
-      const st = STATUS_OF[e.type];
-      if (st) status = st;
       if (e.type === "agent.message") {
         previews.get(e.id)?.el.remove();
         previews.delete(e.id);
       }
       if (e.type === "session.updated" || e.type === "span.model_request_end") void reloadSession();
     }
-    // Keep the list in event order; existing items (and their open/closed state) are reused.
+    // Keep the list in event order; existing items (and their open/closed state) are reused and
+    // only moved when out of place.
     let prev: HTMLLIElement | undefined;
     for (const e of events) {
       let li = rendered.get(e.id);
       if (!li) {
         li = eventItem(e);
         rendered.set(e.id, li);
+      }
+      const inPlace = prev ? prev.nextElementSibling === li : eventList.firstElementChild === li;
+      if (!inPlace) {
         if (prev) prev.after(li);
         else eventList.prepend(li);
       }
@@ -478,10 +497,10 @@ export function renderSession(
     if (!text) return;
     sendBtn.disabled = true;
     try {
-      const r = await api.send(sessionId, [{ type: "user.message", content: [{ type: "text", text }] }]);
+      // The stored event arrives on the stream, in log order.
+      await api.send(sessionId, [{ type: "user.message", content: [{ type: "text", text }] }]);
       message.value = "";
       composerNote.textContent = "sent";
-      addEvents(r.data);
     } catch (e) {
       fail(e);
     } finally {
@@ -491,9 +510,8 @@ export function renderSession(
 
   async function interrupt() {
     try {
-      const r = await api.send(sessionId, [{ type: "user.interrupt" }]);
+      await api.send(sessionId, [{ type: "user.interrupt" }]);
       composerNote.textContent = "interrupt sent";
-      addEvents(r.data);
     } catch (e) {
       fail(e);
     }
@@ -527,7 +545,7 @@ export function renderSession(
               api
                 .allEvents(sessionId, controller.signal)
                 .then((all) => {
-                  if (!disposed) addEvents(all);
+                  if (!disposed) addEvents(all, "history");
                 })
                 .catch((e: unknown) => {
                   if (!disposed && !controller.signal.aborted) fail(e);
