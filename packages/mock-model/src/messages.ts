@@ -116,6 +116,7 @@ export async function handleMessages(
     stream,
     at: Date.now(),
     receivedAt,
+    ...(typeof req.headers.traceparent === "string" ? { traceparent: req.headers.traceparent } : {}),
   };
   ctx.log.record(recorded);
   try {

@@ -18,6 +18,8 @@ export interface RecordedRequest {
    * that run the mock in-process time model requests with it).
    */
   receivedAt: number;
+  /** The W3C `traceparent` header the caller sent, if any (tracing tests check propagation). */
+  traceparent?: string;
 }
 
 export class RequestLog {
