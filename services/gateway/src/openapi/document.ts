@@ -36,7 +36,11 @@ export function buildOpenApiDocument(routes: readonly CatalogRoute[], info: Docu
   const paths: Record<string, JsonSchema> = {};
   const operationIds = new Set<string>();
   const tags = new Set<string>();
-  const sorted = [...routes].sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
+  // The API first (its tags lead the page), then the gateway's own pages and probes.
+  const api = (r: CatalogRoute) => (r.url.startsWith("/v1/") && r.contract ? 0 : 1);
+  const sorted = [...routes].sort(
+    (a, b) => api(a) - api(b) || a.url.localeCompare(b.url) || a.method.localeCompare(b.method),
+  );
   for (const route of sorted) {
     const { path, params } = openApiPath(route.url);
     const op = route.contract
@@ -53,7 +57,6 @@ export function buildOpenApiDocument(routes: readonly CatalogRoute[], info: Docu
 
   const doc: OpenApiDocument = {
     openapi: "3.1.0",
-    jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
     info: {
       title: info.title,
       version: info.version,
@@ -62,7 +65,7 @@ export function buildOpenApiDocument(routes: readonly CatalogRoute[], info: Docu
     },
     servers: [{ url: "/", description: "this gateway" }],
     security: [{ ApiKey: [] }, { Bearer: [] }],
-    tags: [...tags].sort().map((name) => ({ name })),
+    tags: [...tags].map((name) => ({ name })),
     paths,
     components: {
       responses: { Error: errorResponse(schemas) },
