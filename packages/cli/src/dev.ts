@@ -53,7 +53,12 @@ export async function runDev(env: CliEnv, opts: DevOptions): Promise<() => Promi
       prefix: env.prefix,
       port: env.port,
       harnessWorkers: env.devWorkers,
-      env: { ...modelEnv, TENDON_MASTER_KEY: masterKey, LOG_LEVEL: opts.verbose ? "debug" : "info" },
+      env: {
+        ...modelEnv,
+        ...otelEnv(env.raw),
+        TENDON_MASTER_KEY: masterKey,
+        LOG_LEVEL: opts.verbose ? "debug" : "info",
+      },
       ...(opts.verbose ? { onLine: (s: string, l: string) => out(`[${s}] ${l}`) } : {}),
     });
     cleanups.push(() => stack.stop());
@@ -103,4 +108,11 @@ function devMasterKey(out: (line: string) => void): string {
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   out(`· created a development master key in ${file} (set TENDON_MASTER_KEY in production)`);
   return key;
+}
+
+/** The OpenTelemetry variables (OTEL_*) as given: tracing for every service of the dev stack. */
+function otelEnv(raw: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(raw).filter((e): e is [string, string] => e[0].startsWith("OTEL_") && e[1] !== undefined),
+  );
 }
