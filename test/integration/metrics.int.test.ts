@@ -5,11 +5,22 @@
  * gateway, sandbox-manager, credential-proxy), a lease taken from a worker whose liveness lapsed
  * (session-log), and a wake-up redelivered while no sandbox-manager answers (harness).
  */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
-import type { OpsEndpoint, ServiceName } from "@tendon/cli";
+import { busOptions, createBus } from "@tendon/bus";
+import {
+  type NatsRole,
+  type OpsEndpoint,
+  renderNatsConfig,
+  rolePermissions,
+  type ServiceName,
+} from "@tendon/cli";
 import { SessionLog } from "@tendon/contracts";
 import type { Step } from "@tendon/mock-model";
-import { waitFor } from "@tendon/testing";
+import { freePort, spawnProcess, uniquePrefix, waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, isEndTurn } from "../support/sse.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
@@ -263,5 +274,60 @@ describe("ops listeners and metrics", () => {
     // The replacement sandbox-manager announced its own ops listener and provisioned the sandbox.
     const sm = await scrape("sandbox-manager");
     expect(sm.sum("tendon_sandbox_provision_duration_seconds_count", { outcome: "ok" })).toBe(1);
+  });
+
+  it("under its least-privilege NATS user a harness worker reads the wake queue, oldest waiting age included", async () => {
+    // A nats-server of its own running the generated per-role config (never the shared server).
+    const prefix = uniquePrefix("opsroles");
+    const passwords = Object.fromEntries(
+      Object.keys(rolePermissions(prefix)).map((r) => [r, randomBytes(16).toString("hex")]),
+    ) as Record<NatsRole, string>;
+    const dir = mkdtempSync(join(tmpdir(), "tendon-ops-roles-"));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, "nats.conf"),
+      renderNatsConfig({ prefix, port, storeDir: join(dir, "js"), passwords }),
+    );
+    const nats = await spawnProcess({
+      name: "nats-server-ops-roles",
+      command: "nats-server",
+      args: ["-a", "127.0.0.1", "-c", join(dir, "nats.conf")],
+      ready: /Server is ready/,
+    });
+    const as = (role: NatsRole, service: string) =>
+      createBus(
+        busOptions(
+          {
+            NATS_URL: `nats://127.0.0.1:${port}`,
+            NATS_USER: role,
+            NATS_PASSWORD: passwords[role],
+            TENDON_PREFIX: prefix,
+          },
+          service,
+        ),
+      );
+    const sessionLog = await as("session_log", "session-log");
+    const harness = await as("harness", "harness-worker");
+    try {
+      await harness.ensureWakeConsumer({});
+      expect(await harness.wakeQueueStats()).toEqual({ pending: 0, ackPending: 0, oldestPendingAgeMs: 0 });
+      // Nobody consumes: the wake-up waits, and its age comes from reading it (STREAM.MSG.GET).
+      await sessionLog.enqueueWake({
+        v: 1,
+        session_id: "sesn_011CZopsroles00000000001",
+        reason: "input",
+        cause: "in:1",
+      });
+      const stats = await waitFor(async () => {
+        const s = await harness.wakeQueueStats();
+        return s.pending === 1 && s.oldestPendingAgeMs > 0 ? s : undefined;
+      });
+      expect(stats.ackPending).toBe(0);
+    } finally {
+      await sessionLog.close();
+      await harness.close();
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
