@@ -267,6 +267,65 @@ describe("stream sandbox over the real hand runtime", () => {
   );
 
   it.skipIf(!existsSync(handMain))(
+    "serves the egress relay as the in-sandbox proxy and writes the proxy's CA (needs `pnpm build`)",
+    async () => {
+      const upstream = createServer((c) =>
+        c.once("data", (b) => c.end(`HTTP/1.0 200 OK\r\n\r\nrelayed ${b.toString().split("\r\n")[0]}`)),
+      );
+      await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+      const probe = createServer();
+      await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+      const proxyPort = (probe.address() as { port: number }).port;
+      await new Promise<void>((r) => probe.close(() => r()));
+      const relay = `127.0.0.1:${(upstream.address() as { port: number }).port}`;
+      const spec = { id: "s2", egress: { ...egressSpec.egress!, port: proxyPort } };
+      const config = handConfigOf(handCommand(spec, limits, { relay, caPem: "-----TEST CA-----\n" }));
+      config.workdir = work;
+      config.egress!.ca = {
+        ...config.egress!.ca!,
+        certPath: join(work, "ca.pem"),
+        bundlePath: join(work, "bundle.pem"),
+      };
+      const child = spawn(process.execPath, [handMain, JSON.stringify(config)], {
+        cwd: work,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      const sandbox = new StreamSandbox({
+        id: "s2",
+        provider: "test",
+        input: child.stdin,
+        output: child.stdout,
+        limits,
+        log: () => undefined,
+        destroy: async () => {
+          child.kill("SIGKILL");
+        },
+        graceMs: 2_000,
+        maxLineBytes: 1024 * 1024,
+      });
+      try {
+        await sandbox.ready;
+        const r = await sandbox.execute({
+          id: "e1",
+          name: "bash",
+          input: {
+            command: `exec 3<>/dev/tcp/127.0.0.1/${proxyPort}; printf 'GET http://example.test/ HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3; echo; echo "proxy=$HTTPS_PROXY"`,
+          },
+        });
+        const out = JSON.stringify(r.content);
+        expect(out).toContain("relayed GET http://example.test/ HTTP/1.0");
+        expect(out).toContain(`proxy=http://127.0.0.1:${proxyPort}`);
+        expect(readFileSync(join(work, "ca.pem"), "utf8")).toBe("-----TEST CA-----\n");
+        expect(readFileSync(join(work, "bundle.pem"), "utf8").endsWith("-----TEST CA-----\n")).toBe(true);
+      } finally {
+        await sandbox.kill();
+        upstream.close();
+      }
+    },
+  );
+
+  it.skipIf(!existsSync(handMain))(
     "turns the hand dying mid-call into SandboxDeadError (needs `pnpm build`)",
     async () => {
       const { sandbox, child } = start();
