@@ -26,6 +26,8 @@ const title = hasChromium
   ? "web console in headless Chromium"
   : `web console in headless Chromium — skipped: ${CHROMIUM} is not installed (scripts/setup.sh installs the chromium package)`;
 
+if (!hasChromium) console.warn(`[console e2e] ${title}`);
+
 const say = (text: string) => ({ type: "user.message" as const, content: [{ type: "text" as const, text }] });
 
 describe.skipIf(!hasChromium)(title, () => {

@@ -415,8 +415,8 @@ export function renderSession(
       h(
         "div",
         { class: "lane-label" },
-        h("span", { class: "span-name" }, s.label),
-        s.servedBy ? h("span", { class: "served-by" }, s.servedBy) : null,
+        h("span", { class: "span-name", title: s.label }, s.label),
+        s.servedBy ? h("span", { class: "served-by", title: `served by ${s.servedBy}` }, s.servedBy) : null,
       ),
       h(
         "div",
