@@ -4,9 +4,12 @@
  * matches what the gateway enforces, real responses — bodies, errors and stream events — validate
  * against its schemas (ajv, draft 2020-12), and `/docs` renders it offline in headless Chromium.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { createGateway, type Gateway } from "@tendon/gateway";
 import { silentLogger } from "@tendon/runtime";
@@ -26,6 +29,7 @@ type Doc = Json & {
 
 const fx = useTestStack({ env: { TENDON_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") } });
 const CHROMIUM = "/usr/bin/chromium";
+const run = promisify(execFile);
 const SHOTS = fileURLToPath(new URL("../../test-results/docs/", import.meta.url));
 
 let doc: Doc;
@@ -122,6 +126,14 @@ describe("the OpenAPI document", () => {
     expect(await root.json()).toEqual(doc);
   });
 
+  it("is what `pnpm openapi` writes, without NATS", async () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), "tendon-openapi-")), "openapi.json");
+    const script = fileURLToPath(new URL("../../services/gateway/dist/openapi/write.js", import.meta.url));
+    const { stdout } = await run(process.execPath, [script, out], { env: { PATH: process.env.PATH ?? "" } });
+    expect(stdout).toContain(out);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual(doc);
+  });
+
   it("documents every route the gateway registers, and nothing else", async () => {
     const gateway = createGateway({
       bus: await fx.t.bus(),
@@ -187,6 +199,10 @@ describe("real responses validate against the document", () => {
     expect(agent.status).toBe(200);
     expectValid("POST", "/v1/agents", 200, agent.body);
     const agentId = (agent.body as { id: string }).id;
+    // The check can fail: an agent without its fields, or with one too many, is not an agent.
+    const agentSchema = ajv.compile(responseSchema("POST", "/v1/agents", 200));
+    expect(agentSchema({ ...(agent.body as Json), name: undefined })).toBe(false);
+    expect(agentSchema({ ...(agent.body as Json), surprise: 1 })).toBe(false);
     expectValid("GET", "/v1/agents", 200, (await call("GET", "/v1/agents?limit=5")).body);
     expectValid("GET", "/v1/agents/{id}", 200, (await call("GET", `/v1/agents/${agentId}`)).body);
     expectValid(
