@@ -11,7 +11,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { AppError } from "@tendon/contracts";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { PlainRouteDoc } from "./openapi/contract.js";
 
 /** Route config that the gateway's auth hook reads: these routes need no API key. */
 export const PUBLIC_ROUTE = { public: true } as const;
@@ -56,20 +57,35 @@ export function loadConsoleAssets(root = consoleRoot()): Map<string, Asset> {
 }
 
 export function registerConsoleRoutes(app: FastifyInstance, assets = loadConsoleAssets()): void {
-  const send = (rel: string, reply: import("fastify").FastifyReply) => {
+  const send = (rel: string, reply: FastifyReply) => {
     const a = assets.get(rel);
     if (!a) throw new AppError("not_found", `no console file ${rel}`);
     return reply.code(200).headers(SECURITY_HEADERS).type(a.type).send(a.body);
   };
-  app.get("/console", { config: PUBLIC_ROUTE }, async (_req, reply) => {
-    if (!assets.has("index.html")) {
-      throw new AppError("not_found", "the console is not built: run pnpm build");
-    }
-    return send("index.html", reply);
+  const doc = (summary: string): PlainRouteDoc => ({
+    summary,
+    tag: "Console",
+    contentType: "text/html",
+    description: "The web console's static files; served without an API key (its API calls need one).",
   });
-  app.get<{ Params: { "*": string } }>("/console/*", { config: PUBLIC_ROUTE }, async (req, reply) => {
-    const rel = req.params["*"];
-    // Deep links (`/console/sessions/...`) get the page; the page routes on its hash.
-    return send(rel === "" || !assets.has(rel) ? (rel.includes(".") ? rel : "index.html") : rel, reply);
-  });
+  app.get(
+    "/console",
+    { config: { ...PUBLIC_ROUTE, openapi: doc("The web console") } },
+    async (_req, reply) => {
+      if (!assets.has("index.html")) {
+        throw new AppError("not_found", "the console is not built: run pnpm build");
+      }
+      return send("index.html", reply);
+    },
+  );
+  const assetDoc = { ...doc("The web console's modules and stylesheet"), contentType: "text/javascript" };
+  app.get<{ Params: { "*": string } }>(
+    "/console/*",
+    { config: { ...PUBLIC_ROUTE, openapi: assetDoc } },
+    async (req, reply) => {
+      const rel = req.params["*"];
+      // Deep links (`/console/sessions/...`) get the page; the page routes on its hash.
+      return send(rel === "" || !assets.has(rel) ? (rel.includes(".") ? rel : "index.html") : rel, reply);
+    },
+  );
 }
