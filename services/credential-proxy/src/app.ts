@@ -10,12 +10,12 @@ import { combineObservers } from "@tendon/observability";
 import { type Clock, type IdGen, type Logger, wideEventLogger } from "@tendon/runtime";
 import type { CredentialProxyContext } from "./context.js";
 import type { SecretStore } from "./domain/secrets.js";
-import { type CredentialProxyMetrics, createCredentialProxyMetrics } from "./metrics.js";
 import { type EgressConfig, startEgress } from "./handlers/egress.js";
 import { registerKeyHandlers } from "./handlers/keys.js";
 import { registerMcpHandlers } from "./handlers/mcp.js";
 import { registerRepositoryHandlers } from "./handlers/repositories.js";
 import { registerVaultHandlers } from "./handlers/vaults.js";
+import { type CredentialProxyMetrics, createCredentialProxyMetrics } from "./metrics.js";
 import type { CredentialsDatabase } from "./store/schema.js";
 
 export interface CredentialProxyDeps {
