@@ -42,7 +42,12 @@ function tidy(json: JsonSchema, schema: z.core.$ZodType): void {
   // The conversion reads metadata from its own registry; descriptions live in the global one.
   const description = z.globalRegistry.get(schema)?.description;
   if (description && json.description === undefined) json.description = description;
-  if (typeof json.format === "string" && ZOD_ONLY_FORMATS.has(json.format)) delete json.format;
+  if (typeof json.format === "string" && ZOD_ONLY_FORMATS.has(json.format)) {
+    // An id's prefix (`^agent_.*`): an example id reads better than a string built from the regex.
+    const prefix = json.format === "starts_with" && /^\^([A-Za-z0-9]+_)\.\*$/.exec(String(json.pattern))?.[1];
+    if (prefix && json.examples === undefined) json.examples = [`${prefix}011CZkZAtmR3yMPDzynEDxu7`];
+    delete json.format;
+  }
   // The format says it; zod's 400-character date-time regex only buries it.
   if (json.format === "date-time") delete json.pattern;
   if (json.maximum === Number.MAX_SAFE_INTEGER) delete json.maximum;
