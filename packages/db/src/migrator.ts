@@ -8,10 +8,12 @@ import type { Db } from "./db.js";
 import { ensureSchema } from "./db.js";
 import * as m0001 from "./migrations/0001_session_log.js";
 import * as m0002 from "./migrations/0002_work_queue.js";
+import * as m0003 from "./migrations/0003_lease_holders.js";
 
 const MIGRATIONS: Record<string, Migration> = {
   "0001_session_log": m0001,
   "0002_work_queue": m0002,
+  "0003_lease_holders": m0003,
 };
 
 /** Applies the session log's migrations. */

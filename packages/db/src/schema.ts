@@ -73,6 +73,8 @@ export interface SessionsTable {
   state: Json<unknown>;
   lease_owner: string | null;
   lease_epoch: ColumnType<number, number | undefined, number>;
+  /** When the current epoch was granted (null before the first lease). */
+  lease_granted_at: NullableTimestamp;
   created_at: Timestamp;
   updated_at: Timestamp;
   archived_at: NullableTimestamp;

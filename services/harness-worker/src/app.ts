@@ -56,6 +56,8 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
   const { bus, log, config, clock } = deps;
   const metrics = deps.metrics ?? createHarnessMetrics();
   const active = new Map<string, Promise<unknown>>();
+  /** Sessions whose lease this worker is asking for (named in its heartbeat with `active`). */
+  const acquiring = new Set<string>();
   const shutdown = new AbortController();
   let consumer: ReturnType<Bus["consumeWakes"]> | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -63,9 +65,10 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
 
   const beat = async () => {
     try {
+      // The sessions it drives or is acquiring: the session-log gives back any other lease it holds.
       await bus.request(
         SessionLog.workersHeartbeat,
-        { worker_id: config.workerId, ttl_ms: config.leaseTtlMs },
+        { worker_id: config.workerId, ttl_ms: config.leaseTtlMs, driving: [...active.keys(), ...acquiring] },
         { timeoutMs: config.heartbeatMs * 2 },
       );
     } catch (err) {
@@ -88,6 +91,9 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       lease = await acquire(sessionId);
     } catch (err) {
       if (err instanceof AppError && (err.code === "not_found" || err.details?.error_code === "lease_held")) {
+        slog.debug("wake-up dropped: the session is gone or another live worker holds it", {
+          code: err.code,
+        });
         metrics.wakesHandled.inc({ result: "lease_held" });
         await d.ack();
         return;
@@ -126,6 +132,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       },
     );
     active.set(sessionId, run);
+    let failed = false;
     try {
       const outcome = await run;
       turnOutcome = outcome;
@@ -142,7 +149,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
         await giveUp(sessionId, lease.epoch, err);
         d.term("redelivery limit reached");
       } else {
-        await release(sessionId, lease.epoch, slog);
+        failed = true;
         d.nak(Math.min(10_000, 500 * 2 ** d.deliveryCount));
       }
     } finally {
@@ -151,23 +158,52 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       metrics.turnsInFlight.dec();
       endTurn({ outcome: turnOutcome });
     }
+    // Released in the background, once this turn is no longer active: the redelivery (or, if
+    // another worker gets it first and finds the lease still held, the sweeper) drives the session
+    // once the lease is free.
+    if (failed) void release(sessionId, lease.epoch, slog);
   };
 
-  /** Best effort: if it fails, the lease lapses with this worker's liveness or is fenced on takeover. */
-  const release = (sessionId: string, epoch: number, slog: Logger) =>
-    bus
-      .request(SessionLog.harnessRelease, {
-        session_id: sessionId,
-        worker_id: config.workerId,
-        epoch,
-        rewake: false,
-      })
-      .catch((e: unknown) => slog.warn("lease release failed", { err: serializeError(e) }));
+  /**
+   * Gives the lease back. A lease this worker keeps but does not drive is never swept (its holder
+   * is alive) and every other worker's wake-up for it is dropped as "held": so when the log cannot
+   * be reached (a Postgres restart), the release is retried for up to a minute, unless this worker
+   * drives the session again meanwhile (a new epoch; the old one's release would change nothing).
+   */
+  const release = async (sessionId: string, epoch: number, slog: Logger) => {
+    const policy = { attempts: 30, baseMs: 200, maxMs: 2_000 };
+    try {
+      await withRetry(
+        clock,
+        policy,
+        async () => {
+          if (active.has(sessionId)) return;
+          await bus.request(SessionLog.harnessRelease, {
+            session_id: sessionId,
+            worker_id: config.workerId,
+            epoch,
+            rewake: false,
+          });
+        },
+        shutdown.signal,
+      );
+    } catch (e) {
+      slog.error("lease release failed; the session waits for this worker to stop", {
+        err: serializeError(e),
+      });
+    }
+  };
 
-  const acquire = (sessionId: string) =>
-    withRetry(clock, config.busRetry, () =>
-      bus.request(SessionLog.harnessAcquire, { session_id: sessionId, worker_id: config.workerId }),
-    );
+  const acquire = async (sessionId: string) => {
+    acquiring.add(sessionId);
+    try {
+      return await withRetry(clock, config.busRetry, () =>
+        bus.request(SessionLog.harnessAcquire, { session_id: sessionId, worker_id: config.workerId }),
+      );
+    } finally {
+      acquiring.delete(sessionId);
+    }
+  };
 
   /** After the redelivery limit: tell the client in the log and idle the session. */
   const giveUp = async (sessionId: string, epoch: number, err: unknown) => {

@@ -5,7 +5,7 @@
  */
 import { type Bus, createBus } from "@tendon/bus";
 import { AppError, SessionLog } from "@tendon/contracts";
-import { createDb, type Db, migrateToLatest } from "@tendon/db";
+import { createDb, type Db, migrateToLatest, sql } from "@tendon/db";
 import { randomIds, silentLogger, systemClock } from "@tendon/runtime";
 import { cleanupNats, createDatabase, type TestDatabase, uniquePrefix, waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,6 +148,41 @@ describe("leases", () => {
       items: [item],
     });
     expect(again.events[0]).toEqual(ok.events[0]);
+  });
+
+  it("a live worker's heartbeat gives back the leases it does not drive (a turn that failed to release)", async () => {
+    const id = await runningSession();
+    const beat = (driving: string[]) =>
+      bus.request(SessionLog.workersHeartbeat, { worker_id: "w9", ttl_ms: 300, driving });
+    await beat([]);
+    const mine = await bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w9" });
+    // Named in its heartbeats, the lease stays with it past the grace (the heartbeat's TTL).
+    await waitFor(async () => {
+      await beat([id]);
+      const r = await sql<{
+        age_ms: number;
+      }>`select extract(epoch from clock_timestamp() - lease_granted_at) * 1000
+        as age_ms from session_log.sessions where id = ${id}`.execute(db.kysely);
+      return Number(r.rows[0]?.age_ms) > 600;
+    });
+    await beat([id]);
+    const held = await fails(bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w10" }));
+    expect(held).toMatchObject({ details: { error_code: "lease_held" } });
+
+    // Not named (its turn failed and the release was lost): the next heartbeat gives it back.
+    await beat([]);
+    const next = await bus.request(SessionLog.harnessAcquire, { session_id: id, worker_id: "w10" });
+    expect(next.epoch).toBe(mine.epoch + 1);
+    const late = await fails(
+      bus.request(SessionLog.harnessAppend, {
+        session_id: id,
+        worker_id: "w9",
+        epoch: mine.epoch,
+        basis_seq: 2,
+        items: [{ key: "late", payload: { type: "agent.message", content: [{ type: "text", text: "x" }] } }],
+      }),
+    );
+    expect(late).toMatchObject({ code: "fenced" });
   });
 
   it("a worker that retries its acquire (the first reply lost) gets its own lease back, under a new epoch", async () => {

@@ -356,10 +356,19 @@ export const SessionLog = {
     EnvironmentKey,
   ),
 
+  /**
+   * A harness worker's liveness. `driving`: every session it drives or is acquiring right now;
+   * leases it holds on any other session are given back (a worker keeps no lease it does not use:
+   * other workers drop wake-ups for a session whose lease a live worker holds).
+   */
   workersHeartbeat: endpoint(
     SL,
     "workers.heartbeat",
-    z.object({ worker_id: z.string(), ttl_ms: z.number().int().min(100).max(600_000) }),
+    z.object({
+      worker_id: z.string(),
+      ttl_ms: z.number().int().min(100).max(600_000),
+      driving: z.array(z.string().max(64)).max(10_000).optional(),
+    }),
     Empty,
   ),
 } as const;

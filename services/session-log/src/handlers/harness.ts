@@ -86,8 +86,14 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
     return {};
   });
 
-  on(SessionLog.workersHeartbeat, async ({ worker_id, ttl_ms }) => {
+  on(SessionLog.workersHeartbeat, async ({ worker_id, ttl_ms, driving }) => {
     await workers.heartbeat(db.kysely, worker_id, ttl_ms);
+    if (driving) {
+      const idle = await sessions.releaseUndriven(db.kysely, worker_id, driving, ttl_ms);
+      if (idle.length > 0) {
+        ctx.log.warn("released leases their live worker was not using", { worker_id, sessions: idle });
+      }
+    }
     return {};
   });
 }

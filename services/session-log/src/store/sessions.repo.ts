@@ -187,7 +187,11 @@ export async function acquireLease(
 ): Promise<(SessionRow & { prev_owner: string | null }) | undefined> {
   return db
     .updateTable("sessions as s")
-    .set({ lease_owner: workerId, lease_epoch: sql`s.lease_epoch + 1` })
+    .set({
+      lease_owner: workerId,
+      lease_epoch: sql`s.lease_epoch + 1`,
+      lease_granted_at: sql`clock_timestamp()`,
+    })
     .where("s.id", "=", id)
     .where((eb) => eb.or([eb("s.lease_owner", "=", workerId), noLiveOwner(eb)]))
     .returningAll()
@@ -211,6 +215,30 @@ export async function releaseLease(
     .where("lease_epoch", "=", epoch)
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
+}
+
+/**
+ * Gives back the leases `workerId` holds on sessions other than `driving` (its heartbeat's list)
+ * that were granted more than `graceMs` ago (a grant racing the heartbeat is not in its list yet);
+ * returns those sessions. Their epoch stays, so anything the worker still writes under it is fenced.
+ */
+export async function releaseUndriven(
+  db: Executor,
+  workerId: string,
+  driving: readonly string[],
+  graceMs: number,
+): Promise<string[]> {
+  const rows = await db
+    .updateTable("sessions")
+    .set({ lease_owner: null })
+    .where("lease_owner", "=", workerId)
+    .where(sql<boolean>`not (id = any(${[...driving]}::text[]))`)
+    .where(
+      sql<boolean>`coalesce(lease_granted_at, '-infinity') < clock_timestamp() - make_interval(secs => ${graceMs / 1000})`,
+    )
+    .returning("id")
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 /**
