@@ -34,8 +34,8 @@ function manualTicker(): Ticker & { tick(): void; running: () => number } {
   const fns = new Set<() => void>();
   const ticker = ((_ms: number, fn: () => void) => {
     fns.add(fn);
-    return () => fns.delete(fn);
-  }) as Ticker & { tick(): void; running: () => number };
+    return () => void fns.delete(fn);
+  }) as unknown as Ticker & { tick(): void; running: () => number };
   ticker.tick = () => {
     for (const f of fns) f();
   };

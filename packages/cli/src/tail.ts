@@ -15,8 +15,9 @@ Usage:
 
 Options:
   --history N    past events to show first (default 10; "all" for the whole session; 0 for none)
-  --until-idle   exit when the session next stops working (a turn ends) or ends; the exit status
-                 says how: 0 end of turn, 1 error/refusal/terminated, 3 waiting for input
+  --until-idle   exit when the current or next turn ends (an idle that is not waiting for a tool
+                 result or an approval), or the session ends; the exit status says how: 0 end of
+                 turn, 1 retries exhausted, refusal, budget or terminated
   --json         print the events as JSON lines
   --url, --api-key   the gateway and key (default TENDON_URL, TENDON_API_KEY)
 
@@ -70,9 +71,14 @@ export async function tailCommand(ctx: Ctx, args: string[]): Promise<number> {
           return "stop";
         }
         // --until-idle waits for the next end of a turn, not one from the history.
-        if (values["until-idle"] && historyDone && e.type === "session.status_idle") {
-          const r = e.stop_reason.type;
-          outcome = r === "end_turn" ? EXIT.ok : r === "requires_action" ? EXIT.needsInput : EXIT.failed;
+        // Waiting for a tool result or an approval is not the end of a turn (the SDK's rule too).
+        if (
+          values["until-idle"] &&
+          historyDone &&
+          e.type === "session.status_idle" &&
+          e.stop_reason.type !== "requires_action"
+        ) {
+          outcome = e.stop_reason.type === "end_turn" ? EXIT.ok : EXIT.failed;
           return "stop";
         }
         return "continue";

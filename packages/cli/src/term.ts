@@ -26,7 +26,7 @@ const CODES = { bold: 1, dim: 2, red: 31, green: 32, yellow: 33, blue: 34, magen
 export type Style = keyof typeof CODES;
 
 export function paint(term: Pick<Term, "color">, style: Style, s: string): string {
-  return term.color ? `\x1b[${CODES[style]}m${s}\x1b[0m` : s;
+  return term.color && s !== "" ? `\x1b[${CODES[style]}m${s}\x1b[0m` : s;
 }
 
 /** Removes ANSI escapes (colours, cursor moves): what a person reads. */
