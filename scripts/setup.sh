@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PNPM_VERSION=12.4.2
 # chromium: the headless browser of the web console's end-to-end tests (driven by playwright-core).
 # docker-compose: validates infra/compose.yaml offline in the tests (`config -q`; no engine needed).
-APT_PACKAGES=(nats-server bubblewrap ripgrep chromium docker-compose)
+APT_PACKAGES=(nats-server bubblewrap ripgrep chromium docker-compose bsdutils)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
