@@ -60,11 +60,14 @@ export function resolveTarget(
       `no API key for ${url}: set TENDON_API_KEY or pass --api-key ` +
         `("tendon dev" prints one; "tendon keys create" mints one)`,
     );
+  let protocol = "";
   try {
-    new URL(url);
+    protocol = new URL(url).protocol;
   } catch {
-    throw new UsageError(`"${url}" is not a URL (TENDON_URL / --url, e.g. ${DEFAULT_API_URL})`);
+    // reported below
   }
+  if (protocol !== "http:" && protocol !== "https:")
+    throw new UsageError(`"${url}" is not an http(s) URL (TENDON_URL / --url, e.g. ${DEFAULT_API_URL})`);
   return { url, apiKey };
 }
 
