@@ -27,6 +27,8 @@ export interface FollowOptions {
   /** Ask for `agent.message` text previews. */
   deltas?: boolean;
   onEvent(e: StreamEvent, live: boolean): FollowVerdict;
+  /** Past events of the first catch-up that `history` leaves out, in order. */
+  onSkipped?: (e: StreamEvent) => void;
   /** Awaited once, after the first connection is up and caught up (run sends its message here). */
   onReady?: () => Promise<void>;
   /** Connection notices ("connection lost; reconnecting in 1s"). */
@@ -138,7 +140,8 @@ export async function follow(opts: FollowOptions): Promise<FollowEnd> {
         if (!("id" in e)) continue;
         seen.add(e.id);
         newest = e.id;
-        if (i >= showFrom && opts.onEvent(e, false) === "stop") {
+        if (i < showFrom) opts.onSkipped?.(e);
+        else if (opts.onEvent(e, false) === "stop") {
           controller.abort();
           await pump;
           return "stopped";

@@ -6,7 +6,7 @@ import { API_OPTIONS, api, type Ctx, parse } from "./context.js";
 import { EXIT, UsageError } from "./errors.js";
 import { explain } from "./explain.js";
 import { follow } from "./follow.js";
-import { Renderer } from "./render.js";
+import { Renderer, type StreamEvent } from "./render.js";
 
 export const TAIL_HELP = `tendon tail <session_id> — follow a session's events live
 
@@ -50,10 +50,16 @@ export async function tailCommand(ctx: Ctx, args: string[]): Promise<number> {
   const abort = new AbortController();
   const removeInterrupt = ctx.onInterrupt(() => abort.abort());
   let outcome: number = EXIT.ok;
-  let historyDone = false;
   try {
     // Fail fast, with the API's own answer, on a wrong id or key.
     const session = await client.beta.sessions.retrieve(sessionId);
+    // --until-idle counts the turn ends logged after this point (the newest event now), whether
+    // they arrive live or in a catch-up after a reconnect.
+    const newest = (await client.beta.sessions.events.list(sessionId, { order: "desc", limit: 1 })).data[0];
+    let pastStart = newest === undefined;
+    const mark = (e: StreamEvent) => {
+      if ("id" in e && e.id === newest?.id) pastStart = true;
+    };
     if (!json) note(`following ${session.id} (${session.status}); Ctrl-C to stop`);
     const end = await follow({
       client,
@@ -70,11 +76,13 @@ export async function tailCommand(ctx: Ctx, args: string[]): Promise<number> {
           outcome = e.type === "session.deleted" ? EXIT.ok : EXIT.failed;
           return "stop";
         }
-        // --until-idle waits for the next end of a turn, not one from the history.
+        // --until-idle: the first turn end logged after the start (not one from before it).
         // Waiting for a tool result or an approval is not the end of a turn (the SDK's rule too).
+        const before = !pastStart;
+        mark(e);
         if (
           values["until-idle"] &&
-          historyDone &&
+          !before &&
           e.type === "session.status_idle" &&
           e.stop_reason.type !== "requires_action"
         ) {
@@ -83,9 +91,7 @@ export async function tailCommand(ctx: Ctx, args: string[]): Promise<number> {
         }
         return "continue";
       },
-      onReady: async () => {
-        historyDone = true;
-      },
+      onSkipped: mark,
     });
     renderer?.close();
     if (end === "aborted") return EXIT.interrupted;
