@@ -100,6 +100,22 @@ describe("builtin tools in a sandbox", () => {
     expect(await registry.get(sandboxHandName(session.id))).toBeUndefined();
   });
 
+  it("two provision requests for one session at once make one sandbox", async () => {
+    const session = await sessionWith(uniqueModel("twice"), [{ type: "agent_toolset_20260401" }]);
+    const bus = await t.bus();
+    const env = await client.beta.environments.retrieve(cloudEnv);
+    const req = {
+      session_id: session.id,
+      environment: SandboxManager.provision.request.shape.environment.parse(env.config),
+    };
+    const [a, b] = await Promise.all([
+      bus.request(SandboxManager.provision, req),
+      bus.request(SandboxManager.provision, req),
+    ]);
+    expect(b.sandbox_id).toBe(a.sandbox_id);
+    expect((await sandboxesOf(session.id)).map((s) => s.sandbox_id)).toEqual([a.sandbox_id]);
+  });
+
   it("a sandbox killed between two calls gives the model an error, and the next call gets a fresh one", async () => {
     const model = uniqueModel("kill");
     t.mock.script(model, {

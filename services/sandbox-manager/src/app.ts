@@ -225,6 +225,14 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
     if (mine && mine.info.state !== "dead") return mine.info;
     const inFlight = pending.get(sessionId);
     if (inFlight) return inFlight;
+    // In `pending` before the first await: a second request for the session waits for this one
+    // instead of creating a second sandbox.
+    const p = provisionNew(req).finally(() => pending.delete(sessionId));
+    pending.set(sessionId, p);
+    return p;
+  };
+  const provisionNew = async (req: ProvisionRequest): Promise<SandboxInfo> => {
+    const sessionId = req.session_id;
     // Another instance may already serve it (an eager start racing the first call); registry
     // entries outlive dead instances by up to their TTL, so it must also answer.
     const registry = await bus.hands();
@@ -243,20 +251,14 @@ export function createSandboxManager(deps: SandboxManagerDeps): SandboxManagerSe
       };
     }
     const done = metrics.provisionDuration.startTimer();
-    const p = create(req)
-      .then(
-        (info) => {
-          done({ outcome: "ok" });
-          return info;
-        },
-        (err: unknown) => {
-          done({ outcome: "error" });
-          throw err;
-        },
-      )
-      .finally(() => pending.delete(sessionId));
-    pending.set(sessionId, p);
-    return p;
+    try {
+      const info = await create(req);
+      done({ outcome: "ok" });
+      return info;
+    } catch (err) {
+      done({ outcome: "error" });
+      throw err;
+    }
   };
 
   const reap = async () => {
