@@ -14,6 +14,8 @@
 import fc from "fast-check";
 
 const RAW = Symbol("raw");
+/** The longest text one "repeat" mutation makes (36 MiB: just past the gateway's 32 MiB body limit). */
+const MAX_REPEAT_CHARS = 36 * 1024 * 1024;
 export interface Raw {
   readonly [RAW]: string;
 }
@@ -342,11 +344,12 @@ export function applyMutation(v: Json, m: Mutation): Json {
       );
     }
     case "repeat": {
-      if (Array.isArray(target)) {
-        const items = target.length > 0 ? target : [null];
-        return put(root, p, raw(`[${new Array(m.times).fill(items.map(render).join(",")).join(",")}]`));
-      }
-      return put(root, p, raw(`[${new Array(m.times).fill(render(target)).join(",")}]`));
+      const unit = Array.isArray(target)
+        ? (target.length > 0 ? target : [null]).map(render).join(",")
+        : render(target);
+      // Repeats of repeats grow geometrically: capped so one body stays within what a string holds.
+      const times = Math.max(1, Math.min(m.times, Math.floor(MAX_REPEAT_CHARS / (unit.length + 1))));
+      return put(root, p, raw(`[${new Array(times).fill(unit).join(",")}]`));
     }
     case "wrapArray":
       return put(root, p, [target]);
