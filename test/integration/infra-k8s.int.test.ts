@@ -28,7 +28,11 @@ for (const f of readdirSync(prodSecrets)) {
 }
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const OVERLAYS = { dev: join(work, "overlays", "dev"), production: join(work, "overlays", "production") };
+const OVERLAYS = {
+  dev: join(work, "overlays", "dev"),
+  production: join(work, "overlays", "production"),
+  "dev-pod-sandboxes": join(work, "overlays", "dev-pod-sandboxes"),
+};
 const rendered = Object.fromEntries(
   Object.entries(OVERLAYS).map(([name, dir]) => [name, renderKustomization(dir)]),
 ) as Record<keyof typeof OVERLAYS, K8sObject[]>;
@@ -211,6 +215,8 @@ const kubectl = spawnSync("kubectl", ["version", "--client"], { encoding: "utf8"
 describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/overlays/%s", (overlay) => {
   const objs = rendered[overlay];
   const deployments = objs.filter((o) => o.kind === "Deployment" && SERVICES.includes(o.metadata.name));
+  const isDev = overlay !== "production";
+  const podSandboxes = overlay === "dev-pod-sandboxes";
 
   it.skipIf(!kubectl)("renders the same objects with kubectl kustomize (needs kubectl)", () => {
     const r = spawnSync("kubectl", ["kustomize", OVERLAYS[overlay]], { encoding: "utf8" });
@@ -232,8 +238,7 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
     for (const o of objs) {
       await validateSchema(o);
       expect(unknownFields(o, modelType(o), ""), key(o)).toEqual([]);
-      if (o.kind !== "Namespace")
-        expect(o.metadata.namespace, key(o)).toBe(overlay === "dev" ? "tendon-dev" : "tendon");
+      if (o.kind !== "Namespace") expect(o.metadata.namespace, key(o)).toBe(isDev ? "tendon-dev" : "tendon");
       expect(o.metadata.labels?.["app.kubernetes.io/instance"], key(o)).toBeDefined();
     }
   });
@@ -246,7 +251,7 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
       const name = d.metadata.name;
       const pod = podSpec(d);
       expect((pod.securityContext as Obj).runAsNonRoot, name).toBe(true);
-      expect(pod.automountServiceAccountToken, name).toBe(false);
+      expect(pod.automountServiceAccountToken, name).toBe(podSandboxes && name === "sandbox-manager");
       const [c] = containers(d);
       expect(c, name).toBeDefined();
       const ops = (c!.ports as Obj[]).find((p) => p.name === "ops");
@@ -270,9 +275,7 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
       const svc = find(objs, "Service", name);
       expect(svc, name).toBeDefined();
       expect(matches({ matchLabels: (svc!.spec as Obj).selector as Labels }, podLabels(d)), name).toBe(true);
-      expect(String(c!.image), name).toMatch(
-        overlay === "production" ? /^registry\.example\.com\/.+:0\.1\.0$/ : /:dev$/,
-      );
+      expect(String(c!.image), name).toMatch(!isDev ? /^registry\.example\.com\/.+:0\.1\.0$/ : /:dev$/);
     }
   });
 
@@ -341,7 +344,7 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
 
   it("enforces the network model", () => {
     const policies = objs.filter((o) => o.kind === "NetworkPolicy");
-    const ns = overlay === "dev" ? "tendon-dev" : "tendon";
+    const ns = isDev ? "tendon-dev" : "tendon";
     const pod = (name: string, namespace = ns): Endpoint => {
       const w = objs.find(
         (o) =>
@@ -352,7 +355,7 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
       return { labels, namespace, namespaceLabels: { "kubernetes.io/metadata.name": namespace } };
     };
     // In production NATS and Postgres live in tendon-data (with their own policies, not rendered here).
-    const dataNs = overlay === "dev" ? ns : "tendon-data";
+    const dataNs = isDev ? ns : "tendon-data";
     const nats = pod("nats", dataNs);
     const postgres = pod("postgres", dataNs);
     const sandboxPod: Endpoint = { ...pod("sandbox"), labels: { "app.kubernetes.io/name": "sandbox" } };
@@ -372,7 +375,8 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
       expect(can(sbm, pod(s), 9464), `sandbox-manager -> ${s}:9464`).toBe(false);
     }
     expect(can(sbm, pod("gateway"), 8080)).toBe(false);
-    expect(reachesOutside(policies, sbm, 443)).toBe(false);
+    // With pod sandboxes the manager talks to the API server (private addresses only).
+    expect(reachesOutside(policies, sbm, 443)).toBe(podSandboxes);
     expect(reachesOutside(policies, sbm, 80)).toBe(false);
     // Only the sandbox-manager reaches the egress proxy.
     for (const s of ["gateway", "session-log", "harness-worker"]) {
@@ -395,7 +399,7 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
     for (const s of SERVICES) {
       expect(can({ ...pod("prometheus", "monitoring"), labels: {} }, pod(s), 9464), `scrape ${s}`).toBe(true);
     }
-    if (overlay === "dev") {
+    if (isDev) {
       expect(can(pod("harness-worker"), pod("mock-model"), 8090)).toBe(true);
       expect(can(pod("gateway"), pod("mock-model"), 8090)).toBe(false);
       expect(can(pod("gateway"), nats, 4222)).toBe(true);
@@ -405,4 +409,31 @@ describe.each(Object.keys(OVERLAYS) as (keyof typeof OVERLAYS)[])("infra/k8s/ove
       );
     }
   });
+
+  it.skipIf(!podSandboxes)(
+    "gives the kubernetes sandbox provider a pod-only Role, a token and its relay",
+    () => {
+      const sbm = find(objs, "Deployment", "sandbox-manager")!;
+      const env = containers(sbm)[0]!.env as { name: string; value?: string }[];
+      const at = (n: string) => env.findIndex((e) => e.name === n);
+      expect(env[at("TENDON_SANDBOX_PROVIDER")]?.value).toBe("kubernetes");
+      expect(env[at("TENDON_SANDBOX_RELAY_ADDR")]?.value).toBe("$(POD_IP):3129");
+      expect(at("POD_IP")).toBeGreaterThanOrEqual(0);
+      expect(at("POD_IP")).toBeLessThan(at("TENDON_SANDBOX_RELAY_ADDR"));
+      expect(((podSpec(sbm).securityContext as Obj).seccompProfile as Obj).type).toBe("RuntimeDefault");
+      expect(find(objs, "ServiceAccount", "tendon-sandbox-manager")!.automountServiceAccountToken).toBe(true);
+      const role = find(objs, "Role", "tendon-sandbox-manager")!;
+      const resources = (role.rules as { resources: string[] }[]).flatMap((r) => r.resources).sort();
+      expect(resources).toEqual(["pods", "pods/exec"]);
+      const binding = find(objs, "RoleBinding", "tendon-sandbox-manager")!;
+      expect(binding.subjects).toEqual([
+        expect.objectContaining({ kind: "ServiceAccount", name: "tendon-sandbox-manager" }),
+      ]);
+      const api = find(objs, "NetworkPolicy", "sandbox-manager-apiserver")!;
+      const cidrs = ((api.spec as PolicySpec).egress ?? []).flatMap((r) =>
+        (r.to ?? []).map((p) => p.ipBlock?.cidr),
+      );
+      expect(cidrs.sort()).toEqual(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]);
+    },
+  );
 });

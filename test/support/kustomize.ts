@@ -5,7 +5,7 @@
  * test renders with both and requires the same objects.
  *
  * Supported: `resources` (files, and directories holding a kustomization.yaml, rendered first),
- * `namespace`, `labels` (pairs on metadata.labels; includeSelectors/includeTemplates are refused),
+ * `namespace` (also on a binding's ServiceAccount subjects), `labels` (pairs on metadata.labels; includeSelectors/includeTemplates are refused),
  * `images` (newName/newTag/digest on containers and initContainers), `patches` with `path` only
  * (strategic merge, the target taken from the patch's kind and name), `configMapGenerator` and
  * `secretGenerator` (literals, envs, files; behavior create/merge/replace) and
@@ -144,11 +144,15 @@ export function strategicMerge(base: Json, patch: Json, field = ""): Json {
   if (Array.isArray(patch)) {
     const key = MERGE_KEYS[field];
     if (!key || !Array.isArray(base)) return structuredClone(patch);
-    const out = base.map((b) => structuredClone(b));
-    for (const p of patch) {
-      const idx = isObject(p) ? out.findIndex((b) => isObject(b) && b[key] === p[key]) : -1;
-      if (idx >= 0) out[idx] = strategicMerge(out[idx]!, p, "");
-      else out.push(structuredClone(p));
+    // As kustomize orders them: the patch's items first (merged into their base item), then the
+    // base items the patch does not name.
+    const named = (x: Json) => (isObject(x) ? x[key] : undefined);
+    const out: Json[] = patch.map((p) => {
+      const match = base.find((b) => named(b) !== undefined && named(b) === named(p));
+      return match === undefined ? structuredClone(p) : strategicMerge(match, p, "");
+    });
+    for (const b of base) {
+      if (!patch.some((p) => named(p) !== undefined && named(p) === named(b))) out.push(structuredClone(b));
     }
     return out;
   }
@@ -250,7 +254,16 @@ export function renderKustomization(dir: string): K8sObject[] {
   }
 
   if (k.namespace) {
-    for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace;
+    for (const o of objects) {
+      if (!CLUSTER_SCOPED.has(o.kind)) o.metadata.namespace = k.namespace;
+      // As kustomize does: a binding's ServiceAccount subjects without a namespace are in this one.
+      if (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding") {
+        for (const subject of (o.subjects as Record<string, Json>[] | undefined) ?? []) {
+          if (subject.kind === "ServiceAccount" && subject.namespace === undefined)
+            subject.namespace = k.namespace;
+        }
+      }
+    }
   }
 
   for (const l of k.labels ?? []) {
