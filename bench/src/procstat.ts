@@ -1,7 +1,8 @@
 /**
  * Where the CPU went during a measurement: the machine's busy share (all cores, from /proc/stat)
  * and named processes' CPU in percent of one core (from /proc/<pid>/stat), between `cpuProbe()`
- * and `stop()`. Linux only; elsewhere, and for processes that are gone, the numbers are absent.
+ * and `stop()`; and a process's resident memory (`rssMiB`). Linux only; elsewhere, and for
+ * processes that are gone, the numbers are absent.
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -100,4 +101,14 @@ export function cpuProbe(groups: Record<string, number[]>): { stop(): CpuUse } {
       return out;
     },
   };
+}
+
+/** Resident set size of a process in MiB (VmRSS from /proc/<pid>/status); undefined when gone. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }

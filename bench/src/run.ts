@@ -5,8 +5,10 @@
  */
 import { parseArgs } from "node:util";
 import { benchAppend } from "./append.js";
+import { benchRecovery } from "./recovery.js";
 import { writeBenchmarksMd } from "./report.js";
 import { benchSandbox } from "./sandbox.js";
+import { benchScaling } from "./scaling.js";
 import { type Figure, log, machine, writeResults } from "./stats.js";
 import { benchTtft } from "./ttft.js";
 import { benchWake } from "./wake.js";
@@ -16,6 +18,8 @@ const BENCHMARKS: Record<string, (o: { smoke: boolean }) => Promise<Figure[]>> =
   ttft: benchTtft,
   append: benchAppend,
   wake: benchWake,
+  recovery: benchRecovery,
+  scaling: benchScaling,
 };
 
 const { values, positionals } = parseArgs({

@@ -22,7 +22,7 @@ import { compare, type Figure, log, summarize } from "./stats.js";
 const REPLY = "The first token is the one the user waits for; everything after it streams.";
 const TARGET = { overhead_p50_ms: 5, overhead_p99_ms: 20 };
 
-interface Timings {
+export interface Timings {
   firstToken: number;
   message: number;
 }
@@ -32,8 +32,8 @@ interface Series {
   direct: Timings[];
 }
 
-/** One turn through Tendon, timed from the send call to the first delta and to the stored message. */
-async function tendonTurn(b: BenchStack, sessionId: string, reader: SessionReader): Promise<Timings> {
+/** One turn through Tendon, timed from the send call to the first delta and to the stored message (the reader must have opted in to `event_deltas` for agent.message). */
+export async function tendonTurn(b: BenchStack, sessionId: string, reader: SessionReader): Promise<Timings> {
   const t0 = performance.now();
   await b.client.beta.sessions.events.send(sessionId, {
     events: [{ type: "user.message", content: [{ type: "text", text: "go" }] }],

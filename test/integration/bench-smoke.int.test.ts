@@ -18,7 +18,7 @@ it("runs every benchmark at smoke size and writes results with baselines", async
   });
   const exit = await run.exited;
   expect(exit.code, run.lines().slice(-20).join("\n")).toBe(0);
-  const minFigures = { sandbox: 4, ttft: 4, append: 3, wake: 1 };
+  const minFigures = { sandbox: 4, ttft: 4, append: 3, wake: 1, recovery: 3, scaling: 5 };
   for (const [name, min] of Object.entries(minFigures)) {
     const results = JSON.parse(readFileSync(join(REPO_ROOT, `bench/results/${name}.smoke.json`), "utf8")) as {
       finished_at: string;
@@ -31,4 +31,4 @@ it("runs every benchmark at smoke size and writes results with baselines", async
       expect(Number.isFinite(f.ratio?.p50), f.name).toBe(true);
     }
   }
-}, 300_000);
+}, 420_000);
