@@ -80,16 +80,20 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     const sessionId = d.message.session_id;
     const slog = log.child({ session_id: sessionId, worker_id: config.workerId });
     if (d.deliveryCount > 1) metrics.wakeRedeliveries.inc();
-    if (active.has(sessionId)) {
-      // Already driving it: the running loop re-reads the log before it idles.
+    if (active.has(sessionId) || acquiring.has(sessionId)) {
+      // Already driving it (or taking its lease for a wake-up that came first): the loop re-reads
+      // the log before it idles. A second acquire would fence this worker's own first driver.
       metrics.wakesHandled.inc({ result: "already_driving" });
       await d.ack();
       return;
     }
+    // Claimed from here until the driver is in `active` (no await may separate the two).
+    acquiring.add(sessionId);
     let lease: Awaited<ReturnType<typeof acquire>>;
     try {
       lease = await acquire(sessionId);
     } catch (err) {
+      acquiring.delete(sessionId);
       if (err instanceof AppError && (err.code === "not_found" || err.details?.error_code === "lease_held")) {
         slog.debug("wake-up dropped: the session is gone or another live worker holds it", {
           code: err.code,
@@ -104,6 +108,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       return;
     }
     if (lease.session.status === "terminated") {
+      acquiring.delete(sessionId);
       await release(sessionId, lease.epoch, slog);
       await d.ack();
       return;
@@ -132,9 +137,13 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       },
     );
     active.set(sessionId, run);
+    acquiring.delete(sessionId);
     let failed = false;
     try {
       const outcome = await run;
+      // Done driving before the ack's round trip: a wake-up for input that arrives meanwhile
+      // starts the next turn rather than being dropped as "already driving".
+      if (active.get(sessionId) === run) active.delete(sessionId);
       turnOutcome = outcome;
       if (outcome === "fenced") {
         slog.warn("fenced: another worker took over the session; stopped without writing", {
@@ -154,7 +163,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       }
     } finally {
       clearInterval(working);
-      active.delete(sessionId);
+      if (active.get(sessionId) === run) active.delete(sessionId);
       metrics.turnsInFlight.dec();
       endTurn({ outcome: turnOutcome });
     }
@@ -194,16 +203,10 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
     }
   };
 
-  const acquire = async (sessionId: string) => {
-    acquiring.add(sessionId);
-    try {
-      return await withRetry(clock, config.busRetry, () =>
-        bus.request(SessionLog.harnessAcquire, { session_id: sessionId, worker_id: config.workerId }),
-      );
-    } finally {
-      acquiring.delete(sessionId);
-    }
-  };
+  const acquire = (sessionId: string) =>
+    withRetry(clock, config.busRetry, () =>
+      bus.request(SessionLog.harnessAcquire, { session_id: sessionId, worker_id: config.workerId }),
+    );
 
   /** After the redelivery limit: tell the client in the log and idle the session. */
   const giveUp = async (sessionId: string, epoch: number, err: unknown) => {
