@@ -171,7 +171,14 @@ export const HarnessAppend = z.object({
 export type HarnessAppend = z.infer<typeof HarnessAppend>;
 
 export const AppendResult = z.object({
-  events: z.array(z.object({ seq: z.number().int().positive(), event: SessionEvent })),
+  events: z.array(
+    z.object({
+      seq: z.number().int().positive(),
+      event: SessionEvent,
+      /** As stored; lets the appender extend its view without reading the log back. */
+      internal: LoggedEvent.shape.internal.optional(),
+    }),
+  ),
   last_seq: z.number().int().nonnegative(),
 });
 export type AppendResult = z.infer<typeof AppendResult>;

@@ -423,12 +423,17 @@ export class SessionDriver {
         }
       }
       const basis = this.logc.basisSeq;
-      if (view.status !== "running") {
-        await this.logc.append([{ key: `run:${basis}`, payload: { type: "session.status_running" } }]);
-      }
+      const running: AppendItem[] =
+        view.status === "running"
+          ? []
+          : [{ key: `run:${basis}`, payload: { type: "session.status_running" } }];
       // Eager environments pay for the sandbox before the first token, as coupled designs do.
       const env = this.session.environment;
-      if (env?.type === "cloud" && env.provisioning === "eager" && !this.provisioned) {
+      const eager = env?.type === "cloud" && env.provisioning === "eager" && !this.provisioned;
+      // Work before the request (a sandbox, MCP tool lists) shows the session running while it
+      // happens; otherwise "running" and the request's start are one commit.
+      if (running.length > 0 && (eager || this.mcp.hasToolsets)) await this.logc.append(running.splice(0));
+      if (eager) {
         await this.provisionSandbox(`eager:${basis}`);
         this.provisioned = true;
       }
@@ -444,6 +449,7 @@ export class SessionDriver {
       });
       const startId = this.d.ids.next("event");
       await this.logc.append([
+        ...running,
         {
           key: `m:${basis}:start`,
           id: startId,

@@ -109,8 +109,21 @@ export class SessionLogClient {
       }
       throw e;
     }
-    if (!opts.release) await this.refresh();
+    if (!opts.release && !this.adopt(result)) await this.refresh();
     return result;
+  }
+
+  /**
+   * Takes an append's events into the view when they are exactly what follows it (nothing else
+   * was appended in between), which saves reading them back. False when a read is needed.
+   */
+  private adopt(r: AppendResult): boolean {
+    const next = r.events.filter((e) => e.seq > this.basis).sort((a, b) => a.seq - b.seq);
+    const contiguous = next.every((e, i) => e.seq === this.basis + 1 + i && e.internal !== undefined);
+    if (!contiguous || r.last_seq !== this.basis + next.length) return false;
+    for (const e of next) this.events.push({ seq: e.seq, event: e.event, internal: e.internal ?? null });
+    this.basis = r.last_seq;
+    return true;
   }
 
   async release(rewake: boolean): Promise<void> {

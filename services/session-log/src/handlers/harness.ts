@@ -66,7 +66,7 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
         const byKey = new Map(plan?.events.map((e) => [e.key, e]));
         const out = items.map((i) => {
           const e = seen.get(i.key) ?? byKey.get(i.key)!;
-          return { seq: e.seq, event: e.event };
+          return { seq: e.seq, event: e.event, internal: e.internal ?? null };
         });
         return {
           plan,
