@@ -120,6 +120,7 @@ export function createHarnessWorker(deps: HarnessDeps): HarnessWorker {
       lease.epoch,
       config.workerId,
       shutdown.signal,
+      lease.log,
     );
     metrics.wakesHandled.inc({ result: "driven" });
     metrics.turnsInFlight.inc();

@@ -146,6 +146,10 @@ export const LoggedEvent = z.object({
 });
 export type LoggedEvent = z.infer<typeof LoggedEvent>;
 
+/** Events after a position, as many as fit one reply, and where the log ended when read. */
+export const LogPage = z.object({ events: z.array(LoggedEvent), last_seq: z.number().int().nonnegative() });
+export type LogPage = z.infer<typeof LogPage>;
+
 export const AppendItem = z.object({
   /** Idempotency key, unique per session: a repeat returns the event first appended with it. */
   key: z.string().min(1).max(200),
@@ -288,14 +292,19 @@ export const SessionLog = {
       after_seq: z.number().int().nonnegative(),
       limit: z.number().int().min(1).max(1000),
     }),
-    z.object({ events: z.array(LoggedEvent), last_seq: z.number().int().nonnegative() }),
+    LogPage,
   ),
 
   harnessAcquire: endpoint(
     SL,
     "harness.acquire",
     z.object({ session_id: SessionId, worker_id: z.string() }),
-    z.object({ epoch: z.number().int().positive(), session: SessionRuntime }),
+    z.object({
+      epoch: z.number().int().positive(),
+      session: SessionRuntime,
+      /** The log's first page, read once the lease was granted: the harness starts without a read. */
+      log: LogPage.optional(),
+    }),
   ),
   harnessAppend: endpoint(SL, "harness.append", HarnessAppend, AppendResult, 10_000),
   harnessRelease: endpoint(

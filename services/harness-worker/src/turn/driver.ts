@@ -13,6 +13,7 @@ import {
   customToolHandName,
   type EventPayload,
   type LiveMessage,
+  type LogPage,
   type ResolvedTool,
   SandboxManager,
   SessionErrorType,
@@ -57,6 +58,8 @@ export type DriverOutcome = "done" | "fenced" | "handed_back";
 /** Thrown inside the loop to stop and hand the session to another worker. */
 class HandBack extends Error {}
 
+type Preview = Extract<LiveMessage, { kind: "preview" }>["preview"];
+
 const ZERO_USAGE: Usage = {
   input_tokens: 0,
   output_tokens: 0,
@@ -81,8 +84,11 @@ export class SessionDriver {
     epoch: number,
     workerId: string,
     private readonly shutdown: AbortSignal,
+    /** The log as the lease's grant read it, when the session-log sent it. */
+    log?: LogPage,
   ) {
     this.logc = new SessionLogClient(d.bus, d.clock, d.config.busRetry, session.id, workerId, epoch);
+    if (log) this.logc.seed(log);
     this.selfHosted = session.environment?.type === "self_hosted";
     this.mcp = new McpTools(d.bus, session);
   }
@@ -448,16 +454,32 @@ export class SessionDriver {
         extraTools: this.mcp.definitions(),
       });
       const startId = this.d.ids.next("event");
-      await this.logc.append([
-        ...running,
-        {
-          key: `m:${basis}:start`,
-          id: startId,
-          payload: { type: "span.model_request_start" },
-          internal: { basis_seq: basis },
-        },
-      ]);
-      if (ctl.signal.aborted) return this.abortedCall(ctl, basis, startId);
+      // The request goes out while its start is being logged (a commit less before the first
+      // token). Its previews wait for that commit; if it fails (fenced), the request is aborted
+      // and the append's error is what the turn sees.
+      let held: Preview[] | undefined = [];
+      const logged = this.logc
+        .append([
+          ...running,
+          {
+            key: `m:${basis}:start`,
+            id: startId,
+            payload: { type: "span.model_request_start" },
+            internal: { basis_seq: basis },
+          },
+        ])
+        .then(
+          () => {
+            for (const p of held ?? []) this.preview(p);
+            held = undefined;
+          },
+          (e: unknown) => {
+            ctl.abort("log");
+            throw e;
+          },
+        );
+      logged.catch(() => {}); // awaited below, on every path
+      const preview = (p: Preview) => (held ? held.push(p) : this.preview(p));
       const previewIds = new Map<number, string>();
       const m = this.d.metrics;
       const firstToken = m?.timeToFirstToken.startTimer();
@@ -476,12 +498,12 @@ export class SessionDriver {
               const id = this.d.ids.next("event");
               previewIds.set(index, id);
               const eventType = type === "text" ? "agent.message" : "agent.thinking";
-              this.preview({ type: "event_start", event: { type: eventType, id } });
+              preview({ type: "event_start", event: { type: eventType, id } });
             },
             onTextDelta: (index, text) => {
               const id = previewIds.get(index);
               if (id)
-                this.preview({
+                preview({
                   type: "event_delta",
                   event_id: id,
                   delta: { type: "content_delta", index: 0, content: { type: "text", text } },
@@ -490,12 +512,14 @@ export class SessionDriver {
           },
         });
       } catch (e) {
+        await logged;
         if (ctl.signal.aborted) {
           m?.modelRequests.inc({ outcome: "interrupted" });
           return this.abortedCall(ctl, basis, startId);
         }
         return this.failedCall(e, basis, startId, attempt);
       }
+      await logged;
       m?.modelRequests.inc({ outcome: "ok" });
       const items = this.outputItems(result.content, basis, previewIds);
       items.push({
@@ -629,7 +653,7 @@ export class SessionDriver {
     });
   }
 
-  private preview(p: Extract<LiveMessage, { kind: "preview" }>["preview"]): void {
+  private preview(p: Preview): void {
     try {
       this.d.bus.publishLive(this.session.id, { kind: "preview", preview: p });
     } catch {

@@ -49,6 +49,37 @@ describe("SessionLogClient.append", () => {
     expect(client.basisSeq).toBe(3);
     expect(client.events.map((e) => e.seq)).toEqual([1, 2, 3]);
     expect(client.events[2]?.internal).toEqual({ basis_seq: 2 });
+    // The reply showed the log's end: the next refresh needs no read, the one after reads again.
+    await client.refresh();
+    expect(calls).toEqual(["range", "append"]);
+    await client.refresh();
+    expect(calls).toEqual(["range", "append", "range"]);
+  });
+
+  it("starts from the acquire's page without a read, and reads when the page was not the whole log", async () => {
+    const whole = fakeLog([logged(1), logged(2)], () => ({ events: [], last_seq: 2 }));
+    whole.client.seed({ events: [logged(1), logged(2)], last_seq: 2 });
+    await whole.client.refresh();
+    expect(whole.calls).toEqual([]);
+    expect(whole.client.basisSeq).toBe(2);
+
+    const part = fakeLog([logged(1), logged(2), logged(3)], () => ({ events: [], last_seq: 3 }));
+    part.client.seed({ events: [logged(1)], last_seq: 3 });
+    await part.client.refresh();
+    expect(part.calls).toEqual(["range"]);
+    expect(part.client.basisSeq).toBe(3);
+  });
+
+  it("an append whose reply cannot be taken reads the log even right after a page", async () => {
+    const stored = [logged(1)];
+    const { client, calls } = fakeLog(stored, () => {
+      stored.push(logged(2), logged(3));
+      return { events: [{ seq: 3, event: logged(3).event, internal: null }], last_seq: 3 };
+    });
+    client.seed({ events: [logged(1)], last_seq: 1 });
+    await client.append([item]);
+    expect(calls).toEqual(["append", "range"]);
+    expect(client.basisSeq).toBe(3);
   });
 
   it("reads the log when something else was appended in between, or the reply lacks internal data", async () => {

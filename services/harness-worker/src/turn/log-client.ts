@@ -9,6 +9,7 @@ import {
   type AppendItem,
   type AppendResult,
   type LoggedEvent,
+  type LogPage,
   SessionLog,
 } from "@tendon/contracts";
 import type { Clock } from "@tendon/runtime";
@@ -48,6 +49,8 @@ export async function withRetry<T>(
 export class SessionLogClient {
   readonly events: LoggedEvent[] = [];
   private basis = 0;
+  /** The view ends where the log ended at the last reply (nothing to read until more arrives). */
+  private current = false;
 
   constructor(
     private readonly bus: Bus,
@@ -63,8 +66,24 @@ export class SessionLogClient {
     return this.basis;
   }
 
-  /** Reads everything appended since the last read. */
+  /**
+   * Starts the view from a page read for this worker (the acquire's reply), so a fresh turn does
+   * not read the log again before it acts.
+   */
+  seed(page: LogPage): void {
+    this.take(page.events);
+    this.current = this.basis >= page.last_seq;
+  }
+
+  /**
+   * Reads everything appended since the last read; nothing when the last reply already showed the
+   * log's end (what arrives after that is seen on the next call, as if it had arrived later).
+   */
   async refresh(): Promise<void> {
+    if (this.current) {
+      this.current = false;
+      return;
+    }
     for (;;) {
       const r = await withRetry(this.clock, this.retry, () =>
         this.bus.request(SessionLog.eventsRange, {
@@ -73,12 +92,7 @@ export class SessionLogClient {
           limit: 1000,
         }),
       );
-      for (const e of r.events) {
-        if (e.seq !== this.basis + 1)
-          throw new AppError("internal", `log gap: expected seq ${this.basis + 1}, got ${e.seq}`);
-        this.events.push(e);
-        this.basis = e.seq;
-      }
+      this.take(r.events);
       if (r.events.length === 0 || this.basis >= r.last_seq) return;
     }
   }
@@ -88,6 +102,7 @@ export class SessionLogClient {
    * Throws `Fenced` when the lease is gone and an AppError `input_pending` when an idle was refused.
    */
   async append(items: AppendItem[], opts: { release?: boolean } = {}): Promise<AppendResult> {
+    this.current = false; // the log moves: only this reply (or a read) says where it ends now
     let result: AppendResult;
     try {
       result = await withRetry(this.clock, this.retry, () =>
@@ -121,9 +136,18 @@ export class SessionLogClient {
     const next = r.events.filter((e) => e.seq > this.basis).sort((a, b) => a.seq - b.seq);
     const contiguous = next.every((e, i) => e.seq === this.basis + 1 + i && e.internal !== undefined);
     if (!contiguous || r.last_seq !== this.basis + next.length) return false;
-    for (const e of next) this.events.push({ seq: e.seq, event: e.event, internal: e.internal ?? null });
-    this.basis = r.last_seq;
+    this.take(next.map((e) => ({ seq: e.seq, event: e.event, internal: e.internal ?? null })));
+    this.current = true;
     return true;
+  }
+
+  private take(events: LoggedEvent[]): void {
+    for (const e of events) {
+      if (e.seq !== this.basis + 1)
+        throw new AppError("internal", `log gap: expected seq ${this.basis + 1}, got ${e.seq}`);
+      this.events.push(e);
+      this.basis = e.seq;
+    }
   }
 
   async release(rewake: boolean): Promise<void> {

@@ -84,15 +84,7 @@ export function registerEventHandlers(ctx: HandlerContext, on: Registrar): void 
 
   on(SessionLog.eventsRange, async ({ session_id, after_seq, limit }) => {
     const row = await sessions.getSession(db.kysely, session_id);
-    const got = await events.range(db.kysely, session_id, after_seq, limit);
-    const out = [];
-    let bytes = 0;
-    for (const e of got) {
-      const size = JSON.stringify(e.event).length + (e.internal ? JSON.stringify(e.internal).length : 0);
-      if (out.length > 0 && bytes + size > config.maxReplyBytes) break;
-      out.push({ seq: e.seq, event: e.event, internal: e.internal });
-      bytes += size;
-    }
-    return { events: out, last_seq: row.last_seq };
+    const got = await events.rangeWithin(db.kysely, session_id, after_seq, limit, config.maxReplyBytes);
+    return { events: got, last_seq: row.last_seq };
   });
 }

@@ -10,9 +10,13 @@ import type { HandlerContext } from "../context.js";
 import { planHarnessAppend, terminatedError } from "../domain/admission.js";
 import type { SessionState } from "../domain/projection.js";
 import * as envs from "../store/environments.repo.js";
+import * as events from "../store/events.repo.js";
 import * as sessions from "../store/sessions.repo.js";
 import * as workers from "../store/workers.repo.js";
 import { writeSession } from "../writer.js";
+
+/** Events in the log page an acquire returns (as many as one `events.range` reply holds). */
+const LOG_PAGE_EVENTS = 1000;
 
 export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): void {
   const { db } = ctx;
@@ -28,12 +32,13 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
     const kind = !row.prev_owner ? "fresh" : row.prev_owner === worker_id ? "renewed" : "takeover";
     ctx.metrics.leaseAcquisitions.inc({ kind });
     if (kind === "takeover") ctx.metrics.leaseTakeovers.inc();
-    let environment: EnvironmentConfig | null = null;
-    try {
-      environment = (await envs.getEnvironment(db.kysely, row.environment_id)).config as EnvironmentConfig;
-    } catch {
-      environment = null; // deleted environment: the harness reports tool calls as errors
-    }
+    const [environment, page] = await Promise.all([
+      envs.getEnvironment(db.kysely, row.environment_id).then(
+        (e) => e.config as EnvironmentConfig,
+        () => null, // deleted environment: the harness reports tool calls as errors
+      ),
+      events.rangeWithin(db.kysely, session_id, 0, LOG_PAGE_EVENTS, ctx.config.maxReplyBytes),
+    ]);
     const session: SessionRuntime = {
       id: row.id,
       status: row.archived_at ? "terminated" : (row.state as SessionState).status,
@@ -43,7 +48,8 @@ export function registerHarnessHandlers(ctx: HandlerContext, on: Registrar): voi
       vault_ids: row.vault_ids,
       last_seq: row.last_seq,
     };
-    return { epoch: row.lease_epoch, session };
+    const log = { events: page, last_seq: Math.max(row.last_seq, page.at(-1)?.seq ?? 0) };
+    return { epoch: row.lease_epoch, session, log };
   });
 
   const unfenced = ctx.config.unsafeDisableFencing === true;

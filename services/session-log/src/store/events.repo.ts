@@ -2,7 +2,7 @@
  * The append-only event log. Rows are read by `(session_id, seq)`; `seq` is gap-free per session
  * because it is assigned under the session row's lock in the appending transaction.
  */
-import type { EventListQuery, SessionEvent } from "@tendon/contracts";
+import type { EventListQuery, LoggedEvent, SessionEvent } from "@tendon/contracts";
 import { sql } from "@tendon/db";
 import type { Appended } from "../domain/admission.js";
 import type { Executor } from "./executor.js";
@@ -67,6 +67,25 @@ export async function range(
     key: r.idem_key,
     internal: r.internal,
   }));
+}
+
+/** `range`, cut where the reply would pass `maxBytes` (at least one event). */
+export async function rangeWithin(
+  db: Executor,
+  sessionId: string,
+  afterSeq: number,
+  limit: number,
+  maxBytes: number,
+): Promise<LoggedEvent[]> {
+  const out: LoggedEvent[] = [];
+  let bytes = 0;
+  for (const e of await range(db, sessionId, afterSeq, limit)) {
+    const size = JSON.stringify(e.event).length + (e.internal ? JSON.stringify(e.internal).length : 0);
+    if (out.length > 0 && bytes + size > maxBytes) break;
+    out.push({ seq: e.seq, event: e.event, internal: e.internal });
+    bytes += size;
+  }
+  return out;
 }
 
 export interface EventPageFilter {
