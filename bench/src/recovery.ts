@@ -20,8 +20,8 @@ import { compare, type Figure, log, summarize } from "./stats.js";
 
 /** The services' defaults (services/harness-worker and services/session-log config.ts). */
 const SETTINGS = {
-  heartbeat_ms: 300,
-  lease_ttl_ms: 1200,
+  heartbeat_ms: 1000,
+  lease_ttl_ms: 5000,
   sweep_interval_ms: 200,
   sweep_grace_ms: 300,
   sweep_rewake_ms: 500,
