@@ -5,7 +5,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { type ManagedProcess, waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkLogShape, LogReader, workerIdOf } from "../support/log.js";
+import { checkLogShape, LogReader, leaseHolder } from "../support/log.js";
 import { collect, isEndTurn } from "../support/sse.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
@@ -35,17 +35,9 @@ async function slowSession(tag: string, text: string) {
   return { model, session };
 }
 
-async function holder(
-  sessionId: string,
-): Promise<{ proc: ManagedProcess; other: ManagedProcess; epoch: number }> {
-  const lease = await waitFor(async () => {
-    const l = await logs.lease(sessionId);
-    return l.owner ? l : undefined;
-  });
-  const [a, b] = t.stack.harness as [ManagedProcess, ManagedProcess];
-  if (workerIdOf(a) === lease.owner) return { proc: a, other: b, epoch: lease.epoch };
-  if (workerIdOf(b) === lease.owner) return { proc: b, other: a, epoch: lease.epoch };
-  throw new Error(`lease owner ${lease.owner} is not one of the workers`);
+async function holder(sessionId: string) {
+  const { proc, others, epoch } = await leaseHolder(logs, t.stack.harness, sessionId);
+  return { proc, other: others[0] as ManagedProcess, epoch };
 }
 
 describe("harness failover", () => {

@@ -2,7 +2,7 @@
  * Read-only views of a stack's database for assertions about the log itself (seq, leases),
  * which the public API does not expose. Never used to drive the system.
  */
-import type { ManagedProcess } from "@tendon/testing";
+import { type ManagedProcess, waitFor } from "@tendon/testing";
 import pg from "pg";
 
 export interface LoggedRow {
@@ -108,6 +108,21 @@ export function workerIdOf(p: ManagedProcess): string {
     if (id) return id;
   }
   throw new Error(`${p.name} has not announced a worker id`);
+}
+
+/** The harness process holding a session's lease (waits until one does), and the others. */
+export async function leaseHolder(
+  logs: LogReader,
+  workers: ManagedProcess[],
+  sessionId: string,
+): Promise<{ proc: ManagedProcess; others: ManagedProcess[]; epoch: number }> {
+  const lease = await waitFor(async () => {
+    const l = await logs.lease(sessionId);
+    return l.owner ? l : undefined;
+  });
+  const proc = workers.find((w) => workerIdOf(w) === lease.owner);
+  if (!proc) throw new Error(`lease owner ${lease.owner} is not one of the workers`);
+  return { proc, others: workers.filter((w) => w !== proc), epoch: lease.epoch };
 }
 
 /** Asserts the log's seqs are exactly 1..n and ids unique; returns the types in order. */
