@@ -4,6 +4,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import { describe, expect, it } from "vitest";
+import { ONE_REPLY_TURN } from "../support/log.js";
 import { collect, isEndTurn } from "../support/sse.js";
 import { useTestStack } from "../support/stack.js";
 
@@ -49,14 +50,7 @@ describe("a turn end to end", () => {
 
     const got = await stream.until(isEndTurn);
     stream.close();
-    expect(got.map((e) => e.type)).toEqual([
-      "user.message",
-      "session.status_running",
-      "span.model_request_start",
-      "agent.message",
-      "span.model_request_end",
-      "session.status_idle",
-    ]);
+    expect(got.map((e) => e.type)).toEqual(ONE_REPLY_TURN);
     const message = got.find((e) => e.type === "agent.message");
     expect(message).toMatchObject({ content: [{ type: "text", text: "Hello from the mock model." }] });
     const end = got.find(

@@ -5,7 +5,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { type ManagedProcess, waitFor } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkLogShape, LogReader, leaseHolder } from "../support/log.js";
+import { checkLogShape, LogReader, leaseHolder, REPLY_AFTER_TAKEOVER } from "../support/log.js";
 import { collect, isEndTurn } from "../support/sse.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
@@ -66,16 +66,7 @@ describe("harness failover", () => {
 
     const rows = await logs.events(session.id);
     const types = checkLogShape(rows);
-    expect(types).toEqual([
-      "user.message",
-      "session.status_running",
-      "span.model_request_start",
-      "span.model_request_end", // the dead worker's call, closed as abandoned by the survivor
-      "span.model_request_start",
-      "agent.message",
-      "span.model_request_end",
-      "session.status_idle",
-    ]);
+    expect(types).toEqual(REPLY_AFTER_TAKEOVER);
     expect(rows[3]?.body).toMatchObject({ is_error: true, model_request_start_id: rows[2]?.id });
     expect(rows[5]?.body).toMatchObject({ content: [{ type: "text", text }] });
     // The stream delivered exactly the log, in order.

@@ -7,7 +7,14 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { ManagedProcess } from "@tendon/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkLogShape, LogReader, leaseHolder, workerIdOf } from "../support/log.js";
+import {
+  checkLogShape,
+  LogReader,
+  leaseHolder,
+  ONE_REPLY_TURN,
+  REPLY_AFTER_TAKEOVER,
+  workerIdOf,
+} from "../support/log.js";
 import { collect, isEndTurn } from "../support/sse.js";
 import { startTestStack, type TestStack } from "../support/stack.js";
 
@@ -68,14 +75,7 @@ describe("harness graceful shutdown", () => {
     const r = await terminateMidStream("finish", 10, 50); // ~0.5 s left, well inside the grace
     expect(r.exit).toEqual({ code: 0, signal: null });
     expect(r.heldAtExit).toBe(false);
-    expect(checkLogShape(await logs.events(r.session.id))).toEqual([
-      "user.message",
-      "session.status_running",
-      "span.model_request_start",
-      "agent.message",
-      "span.model_request_end",
-      "session.status_idle",
-    ]);
+    expect(checkLogShape(await logs.events(r.session.id))).toEqual(ONE_REPLY_TURN);
     const lease = await logs.lease(r.session.id);
     expect(lease).toMatchObject({ owner: null, epoch: 1 });
     expect(t.mock.requests(r.model)).toHaveLength(1);
@@ -86,16 +86,7 @@ describe("harness graceful shutdown", () => {
     expect(r.exit).toEqual({ code: 0, signal: null });
     expect(r.heldAtExit).toBe(false);
     const rows = await logs.events(r.session.id);
-    expect(checkLogShape(rows)).toEqual([
-      "user.message",
-      "session.status_running",
-      "span.model_request_start",
-      "span.model_request_end", // the handed-back call, closed by the worker that took over
-      "span.model_request_start",
-      "agent.message",
-      "span.model_request_end",
-      "session.status_idle",
-    ]);
+    expect(checkLogShape(rows)).toEqual(REPLY_AFTER_TAKEOVER);
     expect(rows[3]?.body).toMatchObject({ is_error: true, model_request_start_id: rows[2]?.id });
     expect(rows[5]?.body).toMatchObject({ content: [{ type: "text", text: r.text }] });
     const persisted = r.got.filter((e) => e.type !== "event_start" && e.type !== "event_delta");

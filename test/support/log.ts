@@ -110,6 +110,28 @@ export function workerIdOf(p: ManagedProcess): string {
   throw new Error(`${p.name} has not announced a worker id`);
 }
 
+/** The log of a turn answered with one message. */
+export const ONE_REPLY_TURN = [
+  "user.message",
+  "session.status_running",
+  "span.model_request_start",
+  "agent.message",
+  "span.model_request_end",
+  "session.status_idle",
+];
+
+/** The same turn when its first model call was cut off (the worker died or handed it back). */
+export const REPLY_AFTER_TAKEOVER = [
+  "user.message",
+  "session.status_running",
+  "span.model_request_start",
+  "span.model_request_end", // the cut-off call, closed as abandoned by the worker that took over
+  "span.model_request_start",
+  "agent.message",
+  "span.model_request_end",
+  "session.status_idle",
+];
+
 /** The harness process holding a session's lease (waits until one does), and the others. */
 export async function leaseHolder(
   logs: LogReader,
